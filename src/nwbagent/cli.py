@@ -1,0 +1,262 @@
+"""The ``nwbagent`` command line: the core pipeline with no service, agent or LLM in between.
+
+Every expected failure ends as one paragraph on stderr (file, problem, fix) and a non-zero exit code,
+never a traceback: exit 2 for bad input, 1 for a file that fails inspection, 3 for an internal error
+(``--debug`` shows its traceback).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from nwbagent import __version__
+from nwbagent.errors import UserFacingError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_FAILED_VERDICT = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+
+
+def _friendly(func: F) -> F:
+    """Render UserFacingError (and anything unexpected) as a paragraph instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(os.environ.get("NWBAGENT_DEBUG"))
+        with warnings.catch_warnings():
+            if not debug:
+                # Reader libraries warn about things users cannot act on; our own warnings are printed.
+                warnings.simplefilter("ignore")
+            try:
+                return func(*args, **kwargs)
+            except UserFacingError as exc:
+                click.echo(f"error: {exc.paragraph()}", err=True)
+                sys.exit(EXIT_BAD_INPUT)
+            except KeyboardInterrupt:
+                click.echo("interrupted: nothing was left at the output path.", err=True)
+                sys.exit(130)
+            except click.exceptions.Exit:
+                raise
+            except Exception as exc:
+                if debug:
+                    raise
+                click.echo(
+                    f"internal error: {type(exc).__name__}: {exc}. This is a bug in nwbagent, not in your "
+                    "data. Run again with NWBAGENT_DEBUG=1 for the traceback and report it.",
+                    err=True,
+                )
+                sys.exit(EXIT_INTERNAL)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nwbagent")
+def main() -> None:
+    """Convert raw electrophysiology recordings into validated, DANDI-ready NWB files."""
+
+
+@main.command("detect")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the machine-readable detection result.")
+@_friendly
+def detect_cmd(path: Path, as_json: bool) -> None:
+    """Say which recordings, streams and sortings PATH (a folder or a file) holds."""
+    from nwbagent.formats import detect
+
+    result = detect(path)
+    if as_json:
+        _print_json(result.model_dump(mode="json"))
+        return
+    click.echo(f"{result.path}")
+    if not result.units:
+        click.echo("  no convertible units found")
+    for unit in result.units:
+        flag = "  (uncertain)" if unit.confidence < 0.5 else ""
+        click.echo(f"  {unit.label}  [{unit.category}]  confidence {unit.confidence:.2f}{flag}")
+        for ev in unit.evidence:
+            click.echo(f"      evidence: {ev}")
+        for alt in unit.alternatives:
+            click.echo(f"      or: {alt.interface} ({alt.confidence:.2f}): {alt.reason}")
+        if unit.disambiguation:
+            click.echo(f"      to decide: {unit.disambiguation}")
+    for item in result.unsupported:
+        click.echo(f"  unsupported: {item.path}: {item.reason}")
+    for warning in result.warnings:
+        click.echo(f"  warning: {warning}")
+
+
+@main.command("convert")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", "output", type=click.Path(path_type=Path), required=True, help="Output folder."
+)
+@click.option(
+    "--metadata", "metadata_file", type=click.Path(path_type=Path), help="Flat YAML/JSON of fields."
+)
+@click.option("--stub", is_flag=True, help="Write a small preview (first 100 samples) in seconds.")
+@click.option("--stream", "streams", multiple=True, help="Convert only this stream (repeatable).")
+@click.option("--interface", help="Use this NeuroConv interface (one of the detected units or alternatives).")
+@click.option("--backend", type=click.Choice(["hdf5", "zarr"]), default="hdf5", show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("--json", "as_json", is_flag=True, help="Print the machine-readable result.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_friendly
+def convert_cmd(
+    path: Path,
+    output: Path,
+    metadata_file: Path | None,
+    stub: bool,
+    streams: tuple[str, ...],
+    interface: str | None,
+    backend: str,
+    overwrite: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Convert the recording(s) in PATH to NWB, then inspect the result."""
+    from nwbagent.convert import convert
+    from nwbagent.inspect import format_text
+    from nwbagent.metadata import load_user_file
+
+    user_metadata = load_user_file(metadata_file) if metadata_file else {}
+    bar = _ProgressBar(enabled=not quiet)
+    try:
+        outputs = convert(
+            path,
+            output,
+            user_metadata=user_metadata,
+            stub=stub,
+            streams=streams,
+            interface=interface,
+            backend=backend,  # type: ignore[arg-type]
+            overwrite=overwrite,
+            progress=bar.update,
+        )
+    finally:
+        bar.close()
+    if as_json:
+        _print_json({"outputs": [o.model_dump(mode="json") for o in outputs]})
+    else:
+        from nwbagent.inspect import InspectionResult
+
+        for out in outputs:
+            click.echo(f"wrote {out.nwb} ({out.size_bytes / 1e6:.1f} MB in {out.seconds:.1f} s)")
+            click.echo(f"  recipe:   {out.recipe}")
+            click.echo(f"  metadata: {out.metadata}")
+            for warning in out.warnings:
+                click.echo(f"  warning: {warning}")
+            if out.findings:
+                click.echo(format_text(InspectionResult.model_validate(out.findings)))
+    if any(o.verdict == "FAILED" for o in outputs):
+        sys.exit(EXIT_FAILED_VERDICT)
+
+
+class _ProgressBar:
+    """tqdm in bytes: it renders percent, MB/s and ETA itself."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+
+    def update(self, progress: Any) -> None:
+        if not self.enabled or progress.total_bytes <= 0:
+            return
+        from tqdm import tqdm
+
+        if self._bar is None or self._bar.total != progress.total_bytes:
+            self.close()
+            self._bar = tqdm(
+                total=progress.total_bytes,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1000,
+                desc="converting",
+                file=sys.stderr,
+                mininterval=0.5,
+            )
+        self._bar.set_description(progress.stage)
+        self._bar.update(progress.done_bytes - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+@main.command("inspect")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the machine-readable findings.")
+@click.option("--stub", is_flag=True, help="The file is a stub preview: label stub-only false positives.")
+@_friendly
+def inspect_cmd(path: Path, as_json: bool, stub: bool) -> None:
+    """Run NWB Inspector (DANDI config) and pynwb validation on an NWB file; exit 1 when it FAILS."""
+    from nwbagent.inspect import format_text, inspect_nwb
+
+    result = inspect_nwb(path, stub=stub)
+    if as_json:
+        _print_json(result.model_dump(mode="json"))
+    else:
+        click.echo(format_text(result))
+    if result.verdict == "FAILED":
+        sys.exit(EXIT_FAILED_VERDICT)
+
+
+@main.command("check-metadata")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the machine-readable issues.")
+@_friendly
+def check_metadata_cmd(path: Path, as_json: bool) -> None:
+    """Report missing or malformed DANDI-required fields in a flat metadata YAML/JSON file."""
+    from nwbagent.metadata import check_metadata_file
+
+    issues = check_metadata_file(path)
+    if as_json:
+        _print_json([i.model_dump(mode="json") for i in issues])
+    elif not issues:
+        click.echo(f"{path}: no problems found")
+    else:
+        for issue in issues:
+            click.echo(f"{issue.importance}  {issue.field}: {issue.message}\n    fix: {issue.fix}")
+    if any(i.importance == "CRITICAL" for i in issues):
+        sys.exit(EXIT_FAILED_VERDICT)
+
+
+@main.group("make-sample")
+def make_sample() -> None:
+    """Write synthetic, format-correct recordings for demos and benchmarks."""
+
+
+@make_sample.command("spikeglx")
+@click.argument("outdir", type=click.Path(path_type=Path))
+@click.option("--seconds", type=float, default=10.0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--no-lf", is_flag=True, help="Write only the AP band.")
+@_friendly
+def make_sample_spikeglx(outdir: Path, seconds: float, seed: int, no_lf: bool) -> None:
+    """A Neuropixels 1.0 SpikeGLX run (385 channels, 30 kHz AP and 2.5 kHz LF) of any length."""
+    from nwbagent.sample import make_spikeglx_sample
+
+    if seconds <= 0:
+        raise UserFacingError("--seconds must be positive.", fix="Pass e.g. --seconds 60.")
+    folder = make_spikeglx_sample(outdir, seconds, seed=seed, lf=not no_lf)
+    click.echo(str(folder))
+
+
+if __name__ == "__main__":
+    main()

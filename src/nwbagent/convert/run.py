@@ -1,0 +1,433 @@
+"""Run a conversion: detected units → one ``ConverterPipe`` per session → NWB file, recipe, provenance.
+
+Outputs only ever appear complete: NeuroConv writes to a hidden temporary name in the output folder and
+the file is renamed into place after the write succeeded, so a crash, a bad file or Ctrl-C leaves nothing
+at the output path. Every expected failure is raised as :class:`UserFacingError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect as pyinspect
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from nwbagent.convert.failures import explain_read_failure, explain_write_failure
+from nwbagent.convert.preflight import preflight
+from nwbagent.convert.progress import ProgressCallback, ProgressTracker, bar_class_for
+from nwbagent.convert.recipe import write_recipe
+from nwbagent.convert.sessions import group_sessions, unit_path
+from nwbagent.errors import UserFacingError
+from nwbagent.formats import detect
+from nwbagent.formats.model import DetectionResult, Unit
+from nwbagent.inspect import InspectionResult, inspect_nwb
+from nwbagent.metadata import (
+    SessionMetadata,
+    dandi_filename,
+    defaults,
+    from_neuroconv,
+    from_path,
+    from_user,
+    merge,
+    to_neuroconv,
+)
+from nwbagent.settings import get_settings
+
+Backend = Literal["hdf5", "zarr"]
+
+
+class ConversionOutput(BaseModel):
+    nwb: str
+    recipe: str
+    metadata: str
+    units: list[str]
+    verdict: str
+    findings: dict[str, Any]
+    warnings: list[str] = Field(default_factory=list)
+    size_bytes: int
+    seconds: float
+    stub: bool
+
+
+def select_units(
+    detection: DetectionResult, *, streams: Sequence[str] = (), interface: str | None = None
+) -> list[Unit]:
+    """Pick the units to convert: all primary units by default, or those naming ``interface``/``streams``.
+
+    ``interface`` may name an alternative reading (e.g. KiloSortSortingInterface where Phy was ranked first);
+    the alternative then replaces the unit that held it.
+    """
+    units: list[Unit] = []
+    for unit in detection.units:
+        if interface and unit.interface != interface:
+            alt = next((a for a in unit.alternatives if a.interface == interface), None)
+            if alt is None:
+                continue
+            unit = Unit(
+                interface=alt.interface,
+                kwargs=alt.kwargs,
+                streams=unit.streams,
+                category=unit.category,
+                confidence=alt.confidence,
+                evidence=[*unit.evidence, f"chosen by the user over {unit.interface}"],
+            )
+        units.append(unit)
+    if streams:
+        wanted = set(streams)
+        units = [u for u in units if u.stream in wanted]
+    if not units:
+        found = ", ".join(u.label for u in detection.units) or "nothing convertible"
+        asked = " ".join(filter(None, [f"--interface {interface}" if interface else "", *streams]))
+        raise UserFacingError(
+            f"No detected unit matches {asked or 'the request'}; detection found: {found}.",
+            fix="Pick one of the detected interfaces/streams (see `nwbagent detect PATH`).",
+            path=detection.path,
+            code="no_matching_unit",
+        )
+    return units
+
+
+def convert(
+    source: str | Path,
+    output_dir: str | Path,
+    *,
+    user_metadata: Mapping[str, Any] | None = None,
+    stub: bool = False,
+    streams: Sequence[str] = (),
+    interface: str | None = None,
+    backend: Backend = "hdf5",
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    inspect: bool = True,
+) -> list[ConversionOutput]:
+    """Detect, convert every session found under ``source`` and inspect the results."""
+    source = Path(source).expanduser().resolve()
+    if not source.exists():
+        raise UserFacingError(
+            "This path does not exist.", fix="Check the spelling, or give the folder itself.", path=source
+        )
+    warnings = preflight(source)
+    detection = detect(source)
+    warnings.extend(detection.warnings)
+    if not detection.units:
+        raise _nothing_to_convert(detection)
+    units = select_units(detection, streams=streams, interface=interface)
+    user_layer = from_user(dict(user_metadata or {}))
+    out_root = _prepare_output_dir(Path(output_dir))
+    sessions = group_sessions(units, source)
+    plans = [_plan(group, source, out_root, user_layer, stub) for group in sessions]
+    for plan in plans:
+        if plan.nwb_path.exists() and not overwrite:
+            raise UserFacingError(
+                "An output file with this name already exists.",
+                fix="Pass --overwrite to replace it, or choose another output folder with -o.",
+                path=plan.nwb_path,
+                code="output_exists",
+            )
+    if len({p.nwb_path for p in plans}) != len(plans):
+        raise UserFacingError(
+            "Several sessions would be written to the same file name (same subject and session ids).",
+            fix="Convert the sessions one at a time with their own --metadata (distinct session_id).",
+            path=source,
+            code="name_clash",
+        )
+    return [_run(plan, backend, progress, inspect, warnings) for plan in plans]
+
+
+class _Plan:
+    """One session ready to write: instantiated pipe, final metadata and output names."""
+
+    def __init__(
+        self,
+        units: list[Unit],
+        pipe: Any,
+        metadata: dict[str, Any],
+        session: SessionMetadata,
+        nwb_path: Path,
+        source: Path,
+        stub: bool,
+    ) -> None:
+        self.units = units
+        self.pipe = pipe
+        self.metadata = metadata
+        self.session = session
+        self.nwb_path = nwb_path
+        self.source = source
+        self.stub = stub
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.pipe.data_interface_objects)
+
+
+def _plan(units: list[Unit], source: Path, out_root: Path, user_layer: SessionMetadata, stub: bool) -> _Plan:
+    from neuroconv import ConverterPipe
+
+    interfaces = {_key(u, i): _instantiate(u) for i, u in enumerate(units)}
+    pipe = ConverterPipe(data_interfaces=interfaces)
+    base = pipe.get_metadata()
+    evidence = ", ".join(u.label for u in units)
+    session_root = _common_root([unit_path(u) for u in units]) or source
+    session = merge(
+        defaults(),
+        from_path(session_root),
+        from_neuroconv(base, f"read from the files by {evidence}"),
+        user_layer,
+    )
+    metadata = to_neuroconv(session, base)
+    _unique_series_names(metadata)
+    region = session.values().get("brain_region")
+    if region:
+        _set_brain_region(pipe, metadata, str(region))
+    name = dandi_filename(session)
+    if stub:
+        name = name[: -len(".nwb")] + "_stub.nwb"
+    return _Plan(units, pipe, metadata, session, out_root / name, session_root, stub)
+
+
+def _run(
+    plan: _Plan, backend: Backend, progress: ProgressCallback | None, inspect: bool, warnings: list[str]
+) -> ConversionOutput:
+    started = time.monotonic()
+    final = plan.nwb_path if backend == "hdf5" else plan.nwb_path.with_suffix(".nwb.zarr")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.partial")
+    tracker = ProgressTracker(_total_bytes(plan), progress)
+    tracker.emit("starting")
+    options = _conversion_options(plan, tracker)
+    try:
+        plan.pipe.run_conversion(
+            nwbfile_path=str(tmp),
+            metadata=plan.metadata,
+            overwrite=True,
+            backend=backend,
+            conversion_options=options,
+        )
+        _replace(tmp, final)
+    except BaseException as exc:
+        _remove(tmp)
+        if isinstance(exc, KeyboardInterrupt | UserFacingError):
+            raise
+        raise explain_write_failure(exc, path=final) from exc
+    tracker.done_bytes = tracker.total_bytes
+    tracker.emit("written")
+    recipe = write_recipe(
+        final.with_suffix(".neuroconv.yml"),
+        units=plan.units,
+        keys=plan.keys,
+        metadata=plan.metadata,
+        source_root=plan.source,
+        nwbfile_name=final.name,
+        stub=plan.stub,
+    )
+    meta_path = final.with_suffix(".metadata.json")
+    _write_json_atomic(meta_path, plan.session.provenance())
+    result: InspectionResult | None = None
+    if inspect:
+        if progress:
+            progress(tracker.snapshot("inspecting"))
+        result = inspect_nwb(final, stub=plan.stub)
+    size = _size(final)
+    return ConversionOutput(
+        nwb=str(final),
+        recipe=str(recipe),
+        metadata=str(meta_path),
+        units=[u.label for u in plan.units],
+        verdict=result.verdict if result else "NOT_INSPECTED",
+        findings=result.model_dump(mode="json") if result else {},
+        warnings=warnings,
+        size_bytes=size,
+        seconds=round(time.monotonic() - started, 2),
+        stub=plan.stub,
+    )
+
+
+def _instantiate(unit: Unit) -> Any:
+    import neuroconv.datainterfaces as di
+
+    cls = getattr(di, unit.interface, None)
+    if cls is None:
+        import neuroconv.converters as conv
+
+        cls = getattr(conv, unit.interface, None)
+    if cls is None:
+        raise UserFacingError(
+            f"NeuroConv {_neuroconv_version()} has no interface named {unit.interface}.",
+            fix="Choose one of the interfaces `nwbagent detect` lists.",
+            code="unknown_interface",
+        )
+    try:
+        return cls(**unit.kwargs)
+    except Exception as exc:
+        raise explain_read_failure(exc, interface=unit.interface, path=unit_path(unit)) from exc
+
+
+def _key(unit: Unit, index: int) -> str:
+    """A ConverterPipe key that is also a valid, readable name in the recipe."""
+    base = unit.interface.removesuffix("Interface")
+    stream = "".join(c if c.isalnum() else "_" for c in unit.stream) if unit.stream else ""
+    return f"{base}_{stream}_{index}" if stream else f"{base}_{index}"
+
+
+def _conversion_options(plan: _Plan, tracker: ProgressTracker) -> dict[str, dict[str, Any]]:
+    settings = get_settings()
+    options: dict[str, dict[str, Any]] = {}
+    for key, iface in plan.pipe.data_interface_objects.items():
+        params = pyinspect.signature(iface.add_to_nwbfile).parameters
+        opts: dict[str, Any] = {}
+        if "stub_test" in params:
+            opts["stub_test"] = plan.stub
+        if "iterator_options" in params and hasattr(iface, "recording_extractor"):
+            opts["iterator_options"] = {
+                "buffer_gb": settings.buffer_gb,
+                "display_progress": True,
+                "progress_bar_class": bar_class_for(tracker, _recording_bytes(iface, plan.stub)),
+            }
+        options[key] = opts
+    return options
+
+
+_STUB_FRAMES = 100  # NeuroConv's stub_test keeps the first 100 samples
+
+
+def _recording_bytes(iface: Any, stub: bool) -> int:
+    rec = iface.recording_extractor
+    frames = sum(rec.get_num_samples(segment_index=i) for i in range(rec.get_num_segments()))
+    if stub:
+        frames = min(frames, _STUB_FRAMES * rec.get_num_segments())
+    return int(frames * rec.get_num_channels() * rec.get_dtype().itemsize)
+
+
+def _total_bytes(plan: _Plan) -> int:
+    return sum(
+        _recording_bytes(i, plan.stub)
+        for i in plan.pipe.data_interface_objects.values()
+        if hasattr(i, "recording_extractor")
+    )
+
+
+def _unique_series_names(metadata: dict[str, Any]) -> None:
+    """Give each ElectricalSeries its own name when several recordings share one file.
+
+    Each NeuroConv interface names its series ``ElectricalSeries`` by default; two of them in one pipe
+    would collide in ``acquisition``.
+    """
+    entries = metadata.get("Ecephys", {}).get("ElectricalSeries", {})
+    if not isinstance(entries, dict):
+        return
+    seen: set[str] = set()
+    for key, entry in entries.items():
+        if not isinstance(entry, dict):
+            continue
+        name = entry.get("name", "ElectricalSeries")
+        if name in seen:
+            suffix = "".join(part.capitalize() for part in str(key).replace("-", "_").split("_"))
+            name = f"ElectricalSeries{suffix}"
+            entry["name"] = name
+        seen.add(name)
+
+
+def _set_brain_region(pipe: Any, metadata: dict[str, Any], region: str) -> None:
+    """Record the user's brain region where NWB Inspector looks for it: the electrodes' location column."""
+    for iface in pipe.data_interface_objects.values():
+        rec = getattr(iface, "recording_extractor", None)
+        if rec is not None:
+            rec.set_property("brain_area", [region] * rec.get_num_channels())
+    groups = metadata.get("Ecephys", {}).get("ElectrodeGroups", {})
+    items = groups.values() if isinstance(groups, dict) else groups if isinstance(groups, list) else []
+    for group in items:
+        if isinstance(group, dict) and group.get("location") in (None, "", "unknown"):
+            group["location"] = region
+
+
+def _prepare_output_dir(path: Path) -> Path:
+    path = path.expanduser().resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".nwbagent-write-test-"):
+            pass
+    except OSError as exc:
+        raise UserFacingError(
+            f"The output folder cannot be written ({exc.strerror or exc}).",
+            fix="Choose a folder you can write to with -o, or fix its permissions.",
+            path=path,
+            code="output_not_writable",
+        ) from exc
+    return path
+
+
+def _common_root(paths: list[Path]) -> Path | None:
+    if not paths:
+        return None
+    try:
+        common = Path(os.path.commonpath([str(p) for p in paths]))
+    except ValueError:
+        return None
+    return common if common.is_dir() else common.parent
+
+
+def _replace(tmp: Path, final: Path) -> None:
+    """Move a finished output into place; a Zarr store is a folder, so swap folders via a trash name."""
+    if tmp.is_dir():
+        trash = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
+        if final.exists():
+            final.rename(trash)
+        tmp.rename(final)
+        _remove(trash)
+    else:
+        os.replace(tmp, final)
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+    os.replace(tmp, path)
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def _neuroconv_version() -> str:
+    from importlib.metadata import version
+
+    return version("neuroconv")
+
+
+def _nothing_to_convert(detection: DetectionResult) -> UserFacingError:
+    if detection.unsupported:
+        reasons = "; ".join(f"{Path(u.path).name}: {u.reason}" for u in detection.unsupported)
+        return UserFacingError(
+            f"Recognised files, but in a format NeuroConv cannot convert ({reasons}).",
+            fix="Export the recording from its acquisition software to a supported format "
+            "(e.g. EDF, Open Ephys binary or NWB), then convert that.",
+            path=detection.path,
+            code="unsupported_format",
+        )
+    hint = f" Notes: {' '.join(detection.warnings)}" if detection.warnings else ""
+    return UserFacingError(
+        f"No electrophysiology recording that NeuroConv can convert was found here.{hint}",
+        fix="Point nwbagent at the folder that holds the raw recording files (e.g. the SpikeGLX run folder "
+        "with .bin/.meta pairs, the Open Ephys record node, or the Intan folder with info.rhd).",
+        path=detection.path,
+        code="nothing_detected",
+    )

@@ -1,0 +1,56 @@
+"""Which detected units belong in one NWB file.
+
+A folder handed over by a user may be one session (a SpikeGLX run with the Phy sorting beside it: one file)
+or a folder of sessions (one file each). The rule: split at a folder level only when *every* branch there
+holds data of its own (a recording or an icephys unit); a branch holding only a sorting or auxiliary stream
+belongs with its siblings. Detection stays a pure "what is here"; this module decides grouping.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from nwbagent.formats.model import Unit
+
+_PRIMARY = {"recording", "lfp", "icephys"}
+_PATH_KEYS = ("folder_path", "file_path", "file_paths")
+
+
+def unit_path(unit: Unit) -> Path:
+    """The file or folder a unit reads (first one for multi-file interfaces)."""
+    for key in _PATH_KEYS:
+        value = unit.kwargs.get(key)
+        if isinstance(value, list) and value:
+            return Path(value[0])
+        if isinstance(value, str):
+            return Path(value)
+    raise ValueError(f"unit {unit.interface} has no path argument")
+
+
+def group_sessions(units: list[Unit], root: Path) -> list[list[Unit]]:
+    """Split ``units`` into sessions, recursively at each folder level below ``root``."""
+    if len(units) <= 1:
+        return [units] if units else []
+    root_dir = root if root.is_dir() else root.parent
+    branches: dict[str, list[Unit]] = defaultdict(list)
+    for unit in units:
+        try:
+            rel = unit_path(unit).relative_to(root_dir)
+        except ValueError:
+            rel = Path(unit_path(unit).name)
+        # A unit whose path is the root itself or a file directly in it belongs to the root bucket.
+        key = rel.parts[0] if len(rel.parts) > 1 else ""
+        branches[key].append(unit)
+    if len(branches) == 1:
+        (key,) = branches
+        if key:
+            return group_sessions(units, root_dir / key)
+        return [units]
+    if all(any(u.category in _PRIMARY for u in group) for group in branches.values()):
+        sessions: list[list[Unit]] = []
+        for key in sorted(branches):
+            group = branches[key]
+            sessions.extend(group_sessions(group, root_dir / key) if key else [group])
+        return sessions
+    return [units]
