@@ -73,7 +73,7 @@ def test_full_spikeglx_conversion_is_dandi_ready(spikeglx_dir: Path, tmp_path: P
     # Progress went up to the total in bytes.
     writing = [e for e in events if e.total_bytes > 0]
     assert writing and writing[-1].done_bytes == writing[-1].total_bytes
-    assert writing[-1].total_bytes == 1000 * 384 * 2
+    assert writing[-1].total_bytes == 1000 * 385 * 2  # 384 AP channels + the sync channel unit
     assert all(b.done_bytes >= a.done_bytes for a, b in itertools.pairwise(writing))
 
     # Provenance: every field carries its source; the user's values won over the files'.
@@ -89,7 +89,10 @@ def test_recipe_replays_with_neuroconv_cli(spikeglx_dir: Path, tmp_path: Path) -
     (out,) = convert(spikeglx_dir, tmp_path / "out", user_metadata=COMPLETE, stub=True, inspect=False)
     recipe = Path(out.recipe)
     spec = yaml.safe_load(recipe.read_text())
-    assert list(spec["data_interfaces"].values()) == ["SpikeGLXRecordingInterface"]
+    assert set(spec["data_interfaces"].values()) == {
+        "SpikeGLXRecordingInterface",
+        "SpikeGLXSyncChannelInterface",
+    }
     replay = tmp_path / "replay"
     replay.mkdir()
     neuroconv = Path(sys.executable).parent / "neuroconv"
@@ -127,8 +130,11 @@ def test_intan_folder_converts_all_streams_into_one_file(ephy_data: Path, tmp_pa
 def test_folder_of_sessions_gives_one_file_per_session(ephy_data: Path, tmp_path: Path) -> None:
     root = tmp_path / "sessions"
     shutil.copytree(ephy_data / "spikeglx" / "TEST_20210920_0_g0", root / "day1" / "TEST_20210920_0_g0")
-    (root / "day2").mkdir()
-    shutil.copy(ephy_data / "axon" / "File_axon_1.abf", root / "day2")
+    intan = "intan_fps_test_231117_052500"  # its name carries the start time Intan's header lacks
+    shutil.copytree(ephy_data / "intan" / intan, root / "day2" / intan)
+    # An uncertain unit (ABF: intra- or extracellular?) is skipped with a warning, never guessed.
+    (root / "day3").mkdir()
+    shutil.copy(ephy_data / "axon" / "File_axon_1.abf", root / "day3")
     outputs = convert(
         root,
         tmp_path / "out",
@@ -138,6 +144,7 @@ def test_folder_of_sessions_gives_one_file_per_session(ephy_data: Path, tmp_path
     )
     assert len(outputs) == 2
     assert len({o.nwb for o in outputs}) == 2
+    assert any("--interface AbfInterface" in w for w in outputs[0].warnings)
 
 
 def test_cli_convert_json_and_inspect_exit_codes(spikeglx_dir: Path, tmp_path: Path) -> None:
@@ -167,3 +174,14 @@ def test_cli_convert_json_and_inspect_exit_codes(spikeglx_dir: Path, tmp_path: P
     res = runner.invoke(main, ["inspect", str(bare), "--json"])
     assert res.exit_code == 1
     assert json.loads(res.stdout)["verdict"] == "FAILED"
+
+
+def test_missing_start_time_is_a_clear_error(ephy_data: Path, tmp_path: Path) -> None:
+    from nwbagent.errors import UserFacingError
+
+    src = tmp_path / "renamed"
+    shutil.copytree(ephy_data / "intan" / "intan_fps_test_231117_052500", src)
+    with pytest.raises(UserFacingError, match="session_start_time") as info:
+        convert(src, tmp_path / "out", user_metadata=COMPLETE, stub=True)
+    assert "e.g." in info.value.fix
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.nwb"))

@@ -52,6 +52,16 @@ def explain_read_failure(exc: BaseException, *, interface: str, path: Path) -> U
 
 
 def explain_write_failure(exc: BaseException, *, path: Path) -> UserFacingError:
+    from jsonschema.exceptions import ValidationError
+
+    if isinstance(exc, ValidationError):
+        where = "/".join(str(p) for p in exc.absolute_path) or "the top level"
+        return UserFacingError(
+            f"The metadata does not fit NeuroConv's schema at {where}: {_clip(exc.message)}.",
+            fix="Correct that value in the --metadata file (see `nwbagent check-metadata`).",
+            path=path,
+            code="metadata_invalid",
+        )
     if isinstance(exc, PermissionError):
         return UserFacingError(
             "The output folder is not writable.",

@@ -32,7 +32,9 @@ from nwbagent.formats.model import DetectionResult, Unit
 from nwbagent.inspect import InspectionResult, inspect_nwb
 from nwbagent.metadata import (
     SessionMetadata,
+    apply_brain_region,
     dandi_filename,
+    dandi_id,
     defaults,
     from_neuroconv,
     from_path,
@@ -59,15 +61,35 @@ class ConversionOutput(BaseModel):
 
 
 def select_units(
-    detection: DetectionResult, *, streams: Sequence[str] = (), interface: str | None = None
+    detection: DetectionResult,
+    *,
+    streams: Sequence[str] = (),
+    interface: str | None = None,
+    warnings: list[str] | None = None,
 ) -> list[Unit]:
-    """Pick the units to convert: all primary units by default, or those naming ``interface``/``streams``.
+    """Pick the units to convert: the confident ones by default, or those naming ``interface``/``streams``.
 
-    ``interface`` may name an alternative reading (e.g. KiloSortSortingInterface where Phy was ranked first);
-    the alternative then replaces the unit that held it.
+    A unit detection was unsure about (confidence < 0.5) is never converted on a guess: it is skipped with
+    a warning, and when nothing else is left the user is asked to choose. ``interface`` may name an
+    alternative reading (e.g. KiloSortSortingInterface where Phy was ranked first); the alternative then
+    replaces the unit that held it.
     """
+    if interface is None:
+        sure = [u for u in detection.units if u.confidence >= 0.5]
+        unsure = [u for u in detection.units if u.confidence < 0.5]
+        if not sure:
+            raise _ask_to_choose(detection, unsure)
+        for unit in unsure:
+            if warnings is not None:
+                warnings.append(
+                    f"Skipped {unit.label} (detection is unsure: {unit.disambiguation or 'low confidence'}); "
+                    f"pass --interface {unit.interface} to convert it."
+                )
+        candidates = sure
+    else:
+        candidates = detection.units
     units: list[Unit] = []
-    for unit in detection.units:
+    for unit in candidates:
         if interface and unit.interface != interface:
             alt = next((a for a in unit.alternatives if a.interface == interface), None)
             if alt is None:
@@ -120,7 +142,7 @@ def convert(
     warnings.extend(detection.warnings)
     if not detection.units:
         raise _nothing_to_convert(detection)
-    units = select_units(detection, streams=streams, interface=interface)
+    units = select_units(detection, streams=streams, interface=interface, warnings=warnings)
     user_layer = from_user(dict(user_metadata or {}))
     out_root = _prepare_output_dir(Path(output_dir))
     sessions = group_sessions(units, source)
@@ -172,6 +194,7 @@ class _Plan:
 def _plan(units: list[Unit], source: Path, out_root: Path, user_layer: SessionMetadata, stub: bool) -> _Plan:
     from neuroconv import ConverterPipe
 
+    units = _distinct_metadata_keys(units)
     interfaces = {_key(u, i): _instantiate(u) for i, u in enumerate(units)}
     pipe = ConverterPipe(data_interfaces=interfaces)
     base = pipe.get_metadata()
@@ -183,12 +206,17 @@ def _plan(units: list[Unit], source: Path, out_root: Path, user_layer: SessionMe
         from_neuroconv(base, f"read from the files by {evidence}"),
         user_layer,
     )
+    if not session.values().get("session_start_time"):
+        raise UserFacingError(
+            "Neither the files nor the metadata give the session's start time, which NWB requires.",
+            fix="Add it to the --metadata file, e.g. 'session_start_time: 2023-11-17T05:25:00+01:00'.",
+            path=session_root,
+            code="missing_session_start_time",
+        )
     metadata = to_neuroconv(session, base)
     _unique_series_names(metadata)
-    region = session.values().get("brain_region")
-    if region:
-        _set_brain_region(pipe, metadata, str(region))
-    name = dandi_filename(session)
+    apply_brain_region(session, pipe.data_interface_objects.values())
+    name = _output_name(session, session_root)
     if stub:
         name = name[: -len(".nwb")] + "_stub.nwb"
     return _Plan(units, pipe, metadata, session, out_root / name, session_root, stub)
@@ -200,7 +228,7 @@ def _run(
     started = time.monotonic()
     final = plan.nwb_path if backend == "hdf5" else plan.nwb_path.with_suffix(".nwb.zarr")
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.partial")
+    tmp = final.with_name(f".{final.stem}.{uuid.uuid4().hex[:8]}.partial{final.suffix}")
     tracker = ProgressTracker(_total_bytes(plan), progress)
     tracker.emit("starting")
     options = _conversion_options(plan, tracker)
@@ -251,14 +279,38 @@ def _run(
     )
 
 
-def _instantiate(unit: Unit) -> Any:
+def _interface_class(name: str) -> Any:
+    import neuroconv.converters as conv
     import neuroconv.datainterfaces as di
 
-    cls = getattr(di, unit.interface, None)
-    if cls is None:
-        import neuroconv.converters as conv
+    return getattr(di, name, None) or getattr(conv, name, None)
 
-        cls = getattr(conv, unit.interface, None)
+
+def _distinct_metadata_keys(units: list[Unit]) -> list[Unit]:
+    """Give each of several same-class interfaces in one file its own ``metadata_key``.
+
+    Two IntanAnalogInterface streams (auxiliary and ADC) share the default key and would overwrite each
+    other's metadata entry, then collide in ``acquisition``; NeuroConv's IntanConverter avoids this the
+    same way. The keys go into the unit's kwargs so the recipe replays them.
+    """
+    counts: dict[str, int] = {}
+    for unit in units:
+        counts[unit.interface] = counts.get(unit.interface, 0) + 1
+    out: list[Unit] = []
+    for unit in units:
+        cls = _interface_class(unit.interface)
+        params = pyinspect.signature(cls.__init__).parameters if cls else {}
+        if counts[unit.interface] > 1 and "metadata_key" in params and "metadata_key" not in unit.kwargs:
+            default = params["metadata_key"].default
+            base = default if isinstance(default, str) else unit.interface.removesuffix("Interface").lower()
+            slug = "".join(c if c.isalnum() else "_" for c in (unit.stream or str(len(out)))).lower()
+            unit = unit.model_copy(update={"kwargs": {**unit.kwargs, "metadata_key": f"{base}_{slug}"}})
+        out.append(unit)
+    return out
+
+
+def _instantiate(unit: Unit) -> Any:
+    cls = _interface_class(unit.interface)
     if cls is None:
         raise UserFacingError(
             f"NeuroConv {_neuroconv_version()} has no interface named {unit.interface}.",
@@ -336,17 +388,11 @@ def _unique_series_names(metadata: dict[str, Any]) -> None:
         seen.add(name)
 
 
-def _set_brain_region(pipe: Any, metadata: dict[str, Any], region: str) -> None:
-    """Record the user's brain region where NWB Inspector looks for it: the electrodes' location column."""
-    for iface in pipe.data_interface_objects.values():
-        rec = getattr(iface, "recording_extractor", None)
-        if rec is not None:
-            rec.set_property("brain_area", [region] * rec.get_num_channels())
-    groups = metadata.get("Ecephys", {}).get("ElectrodeGroups", {})
-    items = groups.values() if isinstance(groups, dict) else groups if isinstance(groups, list) else []
-    for group in items:
-        if isinstance(group, dict) and group.get("location") in (None, "", "unknown"):
-            group["location"] = region
+def _output_name(session: SessionMetadata, session_root: Path) -> str:
+    """The DANDI name when the subject is known; a preview of an unnamed subject still gets a file."""
+    if session.values().get("subject_id") and not session.errors().get("subject_id"):
+        return dandi_filename(session)
+    return f"{dandi_id(session_root.name)}_ecephys.nwb"
 
 
 def _prepare_output_dir(path: Path) -> Path:
@@ -411,6 +457,21 @@ def _neuroconv_version() -> str:
     from importlib.metadata import version
 
     return version("neuroconv")
+
+
+def _ask_to_choose(detection: DetectionResult, unsure: list[Unit]) -> UserFacingError:
+    options: list[str] = []
+    for unit in unsure:
+        options.append(f"{unit.interface} ({unit.confidence:.2f})")
+        options.extend(f"{alt.interface} ({alt.confidence:.2f}: {alt.reason})" for alt in unit.alternatives)
+    why = "; ".join(dict.fromkeys(u.disambiguation for u in unsure if u.disambiguation))
+    return UserFacingError(
+        f"These files can be read in more than one way and detection will not guess: {', '.join(options)}."
+        + (f" {why}" if why else ""),
+        fix="Choose the reader with --interface NAME (e.g. --interface " + unsure[0].interface + ").",
+        path=detection.path,
+        code="needs_format_choice",
+    )
 
 
 def _nothing_to_convert(detection: DetectionResult) -> UserFacingError:
