@@ -69,6 +69,9 @@ def test_full_spikeglx_conversion_is_dandi_ready(spikeglx_dir: Path, tmp_path: P
         series = f.acquisition["ElectricalSeriesAP"]
         assert series.data.shape == (1000, 384)
         assert set(f.electrodes["location"][:]) == {"CA1"}
+        # The probe's description restates its model entry from the .meta (NP2010, serial).
+        assert all(d.description for d in f.devices.values())
+        assert any("19122510362" in d.description for d in f.devices.values())
 
     # Progress went up to the total in bytes.
     writing = [e for e in events if e.total_bytes > 0]
@@ -185,3 +188,18 @@ def test_missing_start_time_is_a_clear_error(ephy_data: Path, tmp_path: Path) ->
         convert(src, tmp_path / "out", user_metadata=COMPLETE, stub=True)
     assert "e.g." in info.value.fix
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.nwb"))
+
+
+def test_demo_sample_with_example_metadata_passes(tmp_path: Path) -> None:
+    """What `make serve` does: a synthetic Neuropixels run plus examples/metadata.yaml is DANDI-clean."""
+    from nwbagent.metadata import load_user_file
+    from nwbagent.sample import make_spikeglx_sample
+
+    folder = make_spikeglx_sample(tmp_path / "sample", 2.0)
+    example = Path(__file__).resolve().parents[1] / "examples" / "metadata.yaml"
+    (out,) = convert(folder, tmp_path / "out", user_metadata=load_user_file(example))
+    assert out.verdict == "PASSED", json.dumps(out.findings, indent=1)[:3000]
+    with NWBHDF5IO(out.nwb, "r") as io:
+        f = io.read()
+        assert f.acquisition["ElectricalSeriesAP"].data.shape == (60000, 384)
+        assert f.acquisition["ElectricalSeriesLF"].data.shape == (5000, 384)

@@ -50,7 +50,35 @@ def to_neuroconv(session: SessionMetadata, base: Mapping[str, Any]) -> dict[str,
         for group in entries:
             if isinstance(group, dict):
                 group["location"] = region
+    describe_devices(metadata)
     return metadata
+
+
+def describe_devices(metadata: dict[str, Any]) -> None:
+    """Give each device without a description one built from its model entry in the same metadata.
+
+    NeuroConv's SpikeGLX interface registers the probe's model ("Neuropixels 1.0 probe", imec, part
+    number) but leaves the device itself undescribed, which NWB Inspector flags. The text only restates
+    what the recording's header said; nothing is invented.
+    """
+    devices = metadata.get("Devices")
+    models = metadata.get("DeviceModels") or {}
+    if not isinstance(devices, Mapping) or not isinstance(models, Mapping):
+        return
+    for device in devices.values():
+        if not isinstance(device, dict) or device.get("description"):
+            continue
+        model = models.get(device.get("device_model_metadata_key", ""), {})
+        if not isinstance(model, Mapping) or not (model.get("description") or model.get("name")):
+            continue
+        text = str(model.get("description") or model.get("name"))
+        parts = [f"by {model['manufacturer']}" if model.get("manufacturer") else ""]
+        if model.get("model_number"):
+            parts.append(f"part number {model['model_number']}")
+        if device.get("serial_number"):
+            parts.append(f"serial {device['serial_number']}")
+        details = ", ".join(p for p in parts if p)
+        device["description"] = f"{text} ({details})." if details else f"{text}."
 
 
 def apply_brain_region(session: SessionMetadata, interfaces: Iterable[Any]) -> None:
