@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from nwbagent.errors import UserFacingError
+from nwbagent.formats.probes.spikeglx import read_meta
 
 #: A check looks at every file found and returns warnings; it raises UserFacingError on bad input.
 Check = Callable[[list[Path]], list[str]]
@@ -48,12 +49,7 @@ def read_spikeglx_meta(meta_path: Path) -> dict[str, str]:
             path=meta_path,
             code="corrupt_header",
         )
-    text = raw.decode("utf-8", errors="replace")
-    meta: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.strip():
-            meta[key.strip()] = value.strip()
+    meta = read_meta(meta_path)
     if not meta:
         raise UserFacingError(
             "This .meta file holds no key=value lines, so it is not a SpikeGLX metadata file (empty or "

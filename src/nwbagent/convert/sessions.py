@@ -11,21 +11,18 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from nwbagent.formats.detect import primary_path
 from nwbagent.formats.model import Unit
 
 _PRIMARY = {"recording", "lfp", "icephys"}
-_PATH_KEYS = ("folder_path", "file_path", "file_paths")
 
 
 def unit_path(unit: Unit) -> Path:
     """The file or folder a unit reads (first one for multi-file interfaces)."""
-    for key in _PATH_KEYS:
-        value = unit.kwargs.get(key)
-        if isinstance(value, list) and value:
-            return Path(value[0])
-        if isinstance(value, str):
-            return Path(value)
-    raise ValueError(f"unit {unit.interface} has no path argument")
+    path = primary_path(unit)
+    if path is None:
+        raise ValueError(f"unit {unit.interface} has no path argument")
+    return Path(path)
 
 
 def group_sessions(units: list[Unit], root: Path) -> list[list[Unit]]:
