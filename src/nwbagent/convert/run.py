@@ -27,7 +27,7 @@ from nwbagent.convert.progress import ProgressCallback, ProgressTracker, bar_cla
 from nwbagent.convert.recipe import write_recipe
 from nwbagent.convert.sessions import group_sessions, unit_path
 from nwbagent.errors import UserFacingError
-from nwbagent.formats import detect
+from nwbagent.formats import detect, registry
 from nwbagent.formats.model import DetectionResult, Unit
 from nwbagent.inspect import InspectionResult, inspect_nwb
 from nwbagent.metadata import (
@@ -280,10 +280,10 @@ def _run(
 
 
 def _interface_class(name: str) -> Any:
-    import neuroconv.converters as conv
-    import neuroconv.datainterfaces as di
-
-    return getattr(di, name, None) or getattr(conv, name, None)
+    try:
+        return registry.interface_class(name)
+    except KeyError:
+        return None
 
 
 def _distinct_metadata_keys(units: list[Unit]) -> list[Unit]:

@@ -115,6 +115,11 @@ def detect(path: str | Path) -> DetectionResult:
                 f"{primary_path(candidate)}: detected {candidate.interface} but {problem}; skipped."
             )
             continue
+        defect = registry.known_defect(candidate.interface)
+        if defect:
+            where = primary_path(candidate)
+            warnings.append(f"{where}: holds data for {candidate.interface}, skipped: {defect}.")
+            continue
         checked.append(candidate)
 
     if not single_file:

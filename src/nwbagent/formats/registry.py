@@ -25,6 +25,29 @@ EXTRA_INTERFACES = (
 )
 
 
+#: Interfaces the installed NeuroConv recognises but cannot write, by affected version. Offering them as
+#: units would hand the user a conversion that always fails; a test converts the real data of each family,
+#: so an upgrade that fixes (or keeps) a defect shows up there.
+KNOWN_DEFECTS: dict[str, tuple[frozenset[str], str]] = {
+    "CellExplorerLFPInterface": (
+        frozenset({"0.10.2"}),
+        "its add_to_nwbfile passes arguments its base class no longer accepts (starting_time, compression), "
+        "so every write fails with a TypeError",
+    ),
+}
+
+
+def known_defect(name: str) -> str | None:
+    """Why the installed NeuroConv cannot write interface ``name``, or None."""
+    from importlib.metadata import version
+
+    entry = KNOWN_DEFECTS.get(name)
+    installed = version("neuroconv")
+    if entry is None or installed not in entry[0]:
+        return None
+    return f"NeuroConv {installed}'s {name} cannot write: {entry[1]}"
+
+
 @cache
 def _modules() -> tuple[Any, Any]:
     import neuroconv.converters as converters
