@@ -203,3 +203,30 @@ def test_demo_sample_with_example_metadata_passes(tmp_path: Path) -> None:
         f = io.read()
         assert f.acquisition["ElectricalSeriesAP"].data.shape == (60000, 384)
         assert f.acquisition["ElectricalSeriesLF"].data.shape == (5000, 384)
+
+
+def test_stream_selection_and_zarr_backend(tmp_path: Path) -> None:
+    from nwbagent.sample import make_spikeglx_sample
+
+    folder = make_spikeglx_sample(tmp_path / "sample", 1.0)
+    (out,) = convert(
+        folder, tmp_path / "out", user_metadata=COMPLETE, stub=True, streams=["imec0.lf"], backend="zarr"
+    )
+    assert out.units == ["SpikeGLXRecordingInterface[imec0.lf]"]
+    store = Path(out.nwb)
+    assert store.name.endswith(".nwb.zarr") and store.is_dir()
+    assert out.verdict != "FAILED", json.dumps(out.findings, indent=1)[:3000]
+    from hdmf_zarr import NWBZarrIO
+
+    with NWBZarrIO(str(store), "r") as io:
+        f = io.read()
+        assert set(f.acquisition) == {"ElectricalSeriesLF"}
+    assert not [p for p in store.parent.iterdir() if "partial" in p.name]
+
+
+def test_unknown_stream_is_a_clear_error(spikeglx_dir: Path, tmp_path: Path) -> None:
+    from nwbagent.errors import UserFacingError
+
+    with pytest.raises(UserFacingError, match=r"imec0\.ap") as info:
+        convert(spikeglx_dir, tmp_path / "out", user_metadata=COMPLETE, stub=True, streams=["imec9.lf"])
+    assert "nwbagent detect" in info.value.fix
