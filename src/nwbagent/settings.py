@@ -22,7 +22,10 @@ class Settings(BaseSettings):
     detect_max_files: int = Field(
         default=200_000, description="Stop walking a folder after this many files (guards against '/')."
     )
-    buffer_gb: float = Field(default=0.5, description="NeuroConv iterator buffer size per dataset, in GB.")
+    buffer_gb: float = Field(
+        default=0.1,
+        description="NeuroConv read buffer per dataset, in GB: bounds memory and sets progress steps.",
+    )
 
 
 @lru_cache(maxsize=1)
