@@ -1,6 +1,6 @@
 """Combine metadata layers so the most trustworthy source wins and nothing said is lost.
 
-Precedence is user > file > inferred > default (``schema.PRECEDENCE``); within one source the more
+Precedence is user > user-text > file > inferred > default (``schema.PRECEDENCE``); within one source the more
 confident value wins, and on a full tie the later layer. Every losing value stays in the winner's
 ``overridden`` trail, so the provenance sidecar shows what the files said even when the user corrected it.
 """

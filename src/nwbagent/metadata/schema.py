@@ -12,11 +12,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Source = Literal["user", "file", "inferred", "default"]
+Source = Literal["user", "user-text", "file", "inferred", "default"]
 
 #: Higher wins when two layers give the same field: the person in front of the data knows best, the files
 #: record what the rig saw, names are guesses and defaults are placeholders.
-PRECEDENCE: dict[str, int] = {"user": 3, "file": 2, "inferred": 1, "default": 0}
+PRECEDENCE: dict[str, int] = {"user": 4, "user-text": 3, "file": 2, "inferred": 1, "default": 0}
 
 Group = Literal["NWBFile", "Subject", "Ecephys"]
 
