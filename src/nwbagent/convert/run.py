@@ -143,10 +143,43 @@ def convert(
     if not detection.units:
         raise _nothing_to_convert(detection)
     units = select_units(detection, streams=streams, interface=interface, warnings=warnings)
-    user_layer = from_user(dict(user_metadata or {}))
+    return convert_units(
+        units,
+        source,
+        output_dir,
+        layers=[from_user(dict(user_metadata or {}))],
+        stub=stub,
+        backend=backend,
+        overwrite=overwrite,
+        progress=progress,
+        inspect=inspect,
+        warnings=warnings,
+    )
+
+
+def convert_units(
+    units: Sequence[Unit],
+    source: str | Path,
+    output_dir: str | Path,
+    *,
+    layers: Sequence[SessionMetadata] = (),
+    stub: bool = False,
+    backend: Backend = "hdf5",
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    inspect: bool = True,
+    warnings: list[str] | None = None,
+) -> list[ConversionOutput]:
+    """Convert already chosen units, one file per session, with ``layers`` merged over what the files say.
+
+    The agents call this directly: detection and the user's choices happened earlier in the conversation,
+    and the metadata arrives as provenance-carrying layers (user, user-text) rather than a flat mapping.
+    """
+    source = Path(source).expanduser().resolve()
+    warnings = list(warnings) if warnings is not None else preflight(source)
     out_root = _prepare_output_dir(Path(output_dir))
-    sessions = group_sessions(units, source)
-    plans = [_plan(group, source, out_root, user_layer, stub) for group in sessions]
+    sessions = group_sessions(list(units), source)
+    plans = [_plan(group, source, out_root, layers, stub) for group in sessions]
     for plan in plans:
         if plan.nwb_path.exists() and not overwrite:
             raise UserFacingError(
@@ -163,6 +196,30 @@ def convert(
             code="name_clash",
         )
     return [_run(plan, backend, progress, inspect, warnings) for plan in plans]
+
+
+class OpenedSession:
+    """The interfaces of one session, instantiated, with what the files and names say as metadata layers."""
+
+    def __init__(self, units: Sequence[Unit], source: Path) -> None:
+        from neuroconv import ConverterPipe
+
+        self.units = _distinct_metadata_keys(list(units))
+        interfaces = {_key(u, i): _instantiate(u) for i, u in enumerate(self.units)}
+        self.pipe = ConverterPipe(data_interfaces=interfaces)
+        self.base = self.pipe.get_metadata()
+        self.root = _common_root([unit_path(u) for u in self.units]) or source
+        evidence = ", ".join(u.label for u in self.units)
+        self.layers: dict[str, SessionMetadata] = {
+            "default": defaults(),
+            "inferred": from_path(self.root),
+            "file": from_neuroconv(self.base, f"read from the files by {evidence}"),
+        }
+
+
+def file_metadata(units: Sequence[Unit], source: str | Path) -> dict[str, SessionMetadata]:
+    """What the files, their names and the defaults say, before the user says anything."""
+    return OpenedSession(units, Path(source).expanduser().resolve()).layers
 
 
 class _Plan:
@@ -191,21 +248,12 @@ class _Plan:
         return list(self.pipe.data_interface_objects)
 
 
-def _plan(units: list[Unit], source: Path, out_root: Path, user_layer: SessionMetadata, stub: bool) -> _Plan:
-    from neuroconv import ConverterPipe
-
-    units = _distinct_metadata_keys(units)
-    interfaces = {_key(u, i): _instantiate(u) for i, u in enumerate(units)}
-    pipe = ConverterPipe(data_interfaces=interfaces)
-    base = pipe.get_metadata()
-    evidence = ", ".join(u.label for u in units)
-    session_root = _common_root([unit_path(u) for u in units]) or source
-    session = merge(
-        defaults(),
-        from_path(session_root),
-        from_neuroconv(base, f"read from the files by {evidence}"),
-        user_layer,
-    )
+def _plan(
+    units: list[Unit], source: Path, out_root: Path, layers: Sequence[SessionMetadata], stub: bool
+) -> _Plan:
+    opened = OpenedSession(units, source)
+    units, pipe, base, session_root = opened.units, opened.pipe, opened.base, opened.root
+    session = merge(*opened.layers.values(), *layers)
     if not session.values().get("session_start_time"):
         raise UserFacingError(
             "Neither the files nor the metadata give the session's start time, which NWB requires.",
