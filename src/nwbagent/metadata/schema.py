@@ -6,11 +6,12 @@ the checks, so a field added here shows up everywhere at once.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Source = Literal["user", "user-text", "file", "inferred", "default"]
 
@@ -250,6 +251,8 @@ FIELDS: tuple[FieldSpec, ...] = (
 
 FIELD_NAMES: tuple[str, ...] = tuple(spec.name for spec in FIELDS)
 SPECS: dict[str, FieldSpec] = {spec.name: spec for spec in FIELDS}
+#: Fields holding datetimes, which JSON turns into strings.
+_DATETIME_FIELDS = tuple(name for name, spec in SPECS.items() if spec.json_type.get("format") == "date-time")
 
 
 class FieldValue(BaseModel):
@@ -263,6 +266,14 @@ class FieldValue(BaseModel):
     evidence: str = Field(description="Where the value came from, in words a user can check")
     error: str | None = Field(default=None, description="Why the value could not be normalized, if it failed")
     overridden: list[FieldValue] = Field(default_factory=list)
+
+
+def _parse_datetimes(fv: FieldValue) -> None:
+    if fv.error is None and isinstance(fv.value, str):
+        with contextlib.suppress(ValueError):
+            fv.value = datetime.fromisoformat(fv.value)
+    for older in fv.overridden:
+        _parse_datetimes(older)
 
 
 class SessionMetadata(BaseModel):
@@ -287,6 +298,20 @@ class SessionMetadata(BaseModel):
     weight: FieldValue | None = None
     subject_description: FieldValue | None = None
     brain_region: FieldValue | None = None
+
+    @model_validator(mode="after")
+    def _restore_datetimes(self) -> SessionMetadata:
+        """Turn ISO strings back into datetimes when a layer is read from JSON (a store, a bus message).
+
+        ``FieldValue.value`` is ``Any``, so JSON keeps a start time as text; without this a restored layer
+        would hand NeuroConv a string where the live one handed it a datetime. Values that failed
+        normalization (``error`` set) keep the user's raw text.
+        """
+        for name in _DATETIME_FIELDS:
+            fv = getattr(self, name)
+            if fv is not None:
+                _parse_datetimes(fv)
+        return self
 
     def get(self, name: str) -> FieldValue | None:
         if name not in SPECS:

@@ -1,0 +1,1 @@
+"""The three agents (Conversation, Conversion, Evaluation) and the per-session workflow they share."""
