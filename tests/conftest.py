@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from fakes import fake_anthropic, fake_openai  # noqa: F401  (fixtures shared by every test module)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("NWBAGENT_SHARED_DATA", REPO.parent / "shared" / "data")).resolve()
 
