@@ -237,6 +237,89 @@ def check_metadata_cmd(path: Path, as_json: bool) -> None:
         sys.exit(EXIT_FAILED_VERDICT)
 
 
+@main.command("extract-metadata")
+@click.argument("text")
+@click.option("--json", "as_json", is_flag=True, help="Print the machine-readable fields.")
+@_friendly
+def extract_metadata_cmd(text: str, as_json: bool) -> None:
+    """Find NWB/DANDI metadata in a plain-language description (LLM if configured, else rules)."""
+    from nwbagent.llm import get_provider_or_rules
+    from nwbagent.nlmeta import extract_metadata
+
+    provider, note = get_provider_or_rules()
+    result = extract_metadata(text, provider)
+    notes = [n for n in (note, result.fallback_note) if n]
+    if as_json:
+        _print_json(
+            {
+                "provider": result.provider,
+                "fields": [f.model_dump(mode="json") for f in result.fields],
+                "notes": notes,
+                "usage": result.usage.model_dump(),
+            }
+        )
+        return
+    for line in notes:
+        click.echo(f"note: {line}", err=True)
+    if not result.fields:
+        click.echo("no metadata found")
+    for f in result.fields:
+        click.echo(f"{f.field}: {f.value!r}  (confidence {f.confidence:.2f}; from “{f.evidence}”)")
+
+
+@main.command("eval-metadata")
+@click.option("--json", "as_json", is_flag=True, help="Print the machine-readable report.")
+@_friendly
+def eval_metadata_cmd(as_json: bool) -> None:
+    """Field-level precision and recall of metadata extraction on the shipped evaluation set."""
+    from nwbagent.llm import get_provider_or_rules
+    from nwbagent.nlmeta import evaluate, extract_metadata, format_report
+
+    provider, note = get_provider_or_rules()
+    if note:
+        click.echo(f"note: {note}", err=True)
+    report = evaluate(lambda text: extract_metadata(text, provider).fields, name=provider.name)
+    if as_json:
+        _print_json(report.model_dump(mode="json"))
+    else:
+        click.echo(f"provider: {provider.name}")
+        click.echo(format_report(report))
+
+
+@main.command("chat")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output", type=click.Path(path_type=Path), help="Where the session writes.")
+@_friendly
+def chat_cmd(path: Path, output: Path | None) -> None:
+    """Convert PATH by talking with the agents in the terminal (type 'convert', 'accept', questions, …)."""
+    import asyncio
+
+    from nwbagent.agents.conversation import StartRequest, UserMessageRequest
+    from nwbagent.agents.state import State
+    from nwbagent.agents.system import AgentSystem
+
+    system = AgentSystem()
+    session = system.new_session(output_dir=str(output.resolve()) if output else None)
+    done = {State.accepted, State.abandoned}
+
+    async def talk() -> None:
+        turn = await system.send(session.id, "start", StartRequest(source=str(path.resolve())))
+        while True:
+            for line in turn.replies:
+                click.echo(f"agent: {line}")
+            if turn.state in done:
+                return
+            try:
+                text = input("you: ").strip()
+            except EOFError:
+                click.echo("")
+                return
+            if text:
+                turn = await system.send(session.id, "user_message", UserMessageRequest(text=text))
+
+    asyncio.run(talk())
+
+
 @main.group("make-sample")
 def make_sample() -> None:
     """Write synthetic, format-correct recordings for demos and benchmarks."""

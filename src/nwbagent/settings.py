@@ -36,9 +36,13 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(
         default=None, description="Model id; a sensible per-provider default if unset"
     )
-    anthropic_api_key: SecretStr | None = Field(default=None, description="Falls back to ANTHROPIC_API_KEY (read by the provider factory)")
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, description="Falls back to ANTHROPIC_API_KEY (read by the provider factory)"
+    )
     anthropic_base_url: str | None = Field(default=None, description="Override the Messages API endpoint")
-    openai_api_key: SecretStr | None = Field(default=None, description="Falls back to OPENAI_API_KEY (read by the provider factory)")
+    openai_api_key: SecretStr | None = Field(
+        default=None, description="Falls back to OPENAI_API_KEY (read by the provider factory)"
+    )
     openai_base_url: str | None = Field(
         default=None, description="Any OpenAI-compatible server, e.g. http://localhost:11434/v1 for Ollama"
     )

@@ -1,0 +1,116 @@
+"""The Evaluation agent: judges metadata and files, and turns findings into questions a person can answer.
+
+Metadata is checked before any conversion (NWB Inspector's own checks on an in-memory file) and files after
+each stub or full conversion (NWB Inspector with the DANDI config plus pynwb validation). Findings about a
+metadata field become one precise question with an example answer; findings about the data itself are
+reported as they are. Classification is by ``importance``, never by ``severity``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from nwbagent.agents.bus import Action, Bus
+from nwbagent.agents.messages import Message
+from nwbagent.agents.state import Question
+from nwbagent.inspect import InspectionResult, inspect_nwb
+from nwbagent.inspect.model import Finding
+from nwbagent.metadata.check import CHECK_FIELDS, MetadataIssue, check_metadata
+from nwbagent.metadata.schema import SPECS, SessionMetadata
+
+NAME = "evaluation"
+
+_QUESTION_IMPORTANCE = {"CRITICAL", "BEST_PRACTICE_VIOLATION", "BEST_PRACTICE_SUGGESTION"}
+
+
+class CheckMetadataRequest(BaseModel):
+    metadata: SessionMetadata
+
+
+class CheckMetadataReply(BaseModel):
+    issues: list[MetadataIssue]
+    questions: list[Question]
+
+
+class InspectRequest(BaseModel):
+    nwb_path: str
+    stub: bool
+
+
+class InspectReply(BaseModel):
+    inspection: InspectionResult
+    questions: list[Question] = Field(description="Findings a metadata answer would fix")
+    data_findings: list[Finding] = Field(description="Findings about the data itself, reported as they are")
+
+
+def question_for(field: str, importance: str, reason: str) -> Question:
+    """One question per field, with the schema's example answer: "Subject age? e.g. 'P90D' or '12 weeks'"."""
+    spec = SPECS.get(field)
+    if spec is not None and spec.question:
+        text = spec.question
+    elif spec is not None and spec.examples:
+        text = f"{spec.title}? e.g. {spec.examples[0]!r}"
+    else:
+        text = f"{field.replace('_', ' ').capitalize()}?"
+    example = repr(spec.examples[0]) if spec is not None and spec.examples else None
+    return Question(
+        field=field,
+        text=f"{text} ({reason})" if reason else text,
+        example=example,
+        importance=importance,  # type: ignore[arg-type]
+    )
+
+
+def _dedupe(questions: list[Question]) -> list[Question]:
+    """Keep the most important question per field."""
+    rank = {"CRITICAL": 2, "BEST_PRACTICE_VIOLATION": 1, "BEST_PRACTICE_SUGGESTION": 0}
+    best: dict[str, Question] = {}
+    for q in questions:
+        if q.field not in best or rank[q.importance] > rank[best[q.field].importance]:
+            best[q.field] = q
+    return sorted(best.values(), key=lambda q: (-rank[q.importance], q.field))
+
+
+def _field_of(finding: Finding) -> str | None:
+    field = CHECK_FIELDS.get(finding.check_name)
+    if finding.check_name == "check_description" and finding.object_type != "Subject":
+        return None  # a device or table without description is not a metadata-form question
+    return field
+
+
+class EvaluationAgent:
+    def __init__(self, bus: Bus) -> None:
+        bus.register(
+            NAME,
+            [
+                Action(
+                    "check_metadata",
+                    CheckMetadataRequest,
+                    CheckMetadataReply,
+                    self.check_metadata,
+                    blocking=True,
+                ),
+                Action("inspect", InspectRequest, InspectReply, self.inspect, blocking=True),
+            ],
+        )
+
+    def check_metadata(self, message: Message, request: CheckMetadataRequest) -> CheckMetadataReply:
+        issues = check_metadata(request.metadata)
+        questions = [question_for(i.field, i.importance, i.message) for i in issues]
+        return CheckMetadataReply(issues=issues, questions=_dedupe(questions))
+
+    def inspect(self, message: Message, request: InspectRequest) -> InspectReply:
+        result = inspect_nwb(Path(request.nwb_path), stub=request.stub)
+        questions: list[Question] = []
+        data: list[Finding] = []
+        for finding in result.findings:
+            if finding.stub_false_positive:
+                continue
+            field = _field_of(finding)
+            if field is not None and finding.importance in _QUESTION_IMPORTANCE:
+                questions.append(question_for(field, finding.importance, finding.message))
+            else:
+                data.append(finding)
+        return InspectReply(inspection=result, questions=_dedupe(questions), data_findings=data)
