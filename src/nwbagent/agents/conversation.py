@@ -18,8 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from nwbagent.agents import conversion as conv
-from nwbagent.agents import evaluation as ev
+from nwbagent.agents import contracts as api
 from nwbagent.agents.bus import Action, Bus
 from nwbagent.agents.messages import BusError, Message
 from nwbagent.agents.state import AutoFix, ChatTurn, NwbSummary, Question, SessionState, State
@@ -33,7 +32,7 @@ from nwbagent.metadata.schema import SessionMetadata
 from nwbagent.nlmeta import answer_question, extract_metadata, is_question, to_layer
 from nwbagent.settings import get_settings
 
-NAME = "conversation"
+NAME = api.CONVERSATION
 
 Command = Literal["preview", "convert", "accept", "improve", "abandon", "choose"]
 
@@ -174,7 +173,7 @@ class ConversationAgent:
         self._move(session, State.files_received, "user", "files given", {"source": source})
         try:
             found = await self._call(
-                session, conv.NAME, "detect", conv.DetectRequest(source=source), conv.DetectReply
+                session, api.CONVERSION, "detect", api.DetectRequest(source=source), api.DetectReply
             )
         except BusError as exc:
             say(_error_text(exc))
@@ -219,10 +218,10 @@ class ConversationAgent:
         try:
             read = await self._call(
                 session,
-                conv.NAME,
+                api.CONVERSION,
                 "read_metadata",
-                conv.ReadMetadataRequest(source=source, units=session.selected_units),
-                conv.ReadMetadataReply,
+                api.ReadMetadataRequest(source=source, units=session.selected_units),
+                api.ReadMetadataReply,
             )
         except BusError as exc:
             say(_error_text(exc))
@@ -241,10 +240,10 @@ class ConversationAgent:
         """Ask what only the user can answer; once nothing critical is open, make the stub preview."""
         checked = await self._call(
             session,
-            ev.NAME,
+            api.EVALUATION,
             "check_metadata",
-            ev.CheckMetadataRequest(metadata=session.merged_metadata()),
-            ev.CheckMetadataReply,
+            api.CheckMetadataRequest(metadata=session.merged_metadata()),
+            api.CheckMetadataReply,
         )
         session.questions = checked.questions
         critical = session.open_questions("CRITICAL")
@@ -259,7 +258,11 @@ class ConversationAgent:
             outputs = await self._convert(session, stub=True)
             nwb = outputs[0].nwb
             inspected = await self._call(
-                session, ev.NAME, "inspect", ev.InspectRequest(nwb_path=nwb, stub=True), ev.InspectReply
+                session,
+                api.EVALUATION,
+                "inspect",
+                api.InspectRequest(nwb_path=nwb, stub=True),
+                api.InspectReply,
             )
         except BusError as exc:
             say(_error_text(exc))
@@ -299,7 +302,11 @@ class ConversationAgent:
                 say(f"Note: {warning}")
         self._move(session, State.inspecting, NAME, "inspect the written file", out.nwb)
         inspected = await self._call(
-            session, ev.NAME, "inspect", ev.InspectRequest(nwb_path=out.nwb, stub=False), ev.InspectReply
+            session,
+            api.EVALUATION,
+            "inspect",
+            api.InspectRequest(nwb_path=out.nwb, stub=False),
+            api.InspectReply,
         )
         result = inspected.inspection
         session.output.verdict = result.verdict
@@ -308,7 +315,7 @@ class ConversationAgent:
         target = {"PASSED": State.passed, "PASSED_WITH_ISSUES": State.passed_with_issues}.get(
             result.verdict, State.failed
         )
-        self._move(session, target, ev.NAME, f"inspector verdict {result.verdict}", result.counts)
+        self._move(session, target, api.EVALUATION, f"inspector verdict {result.verdict}", result.counts)
         size = Path(out.nwb).stat().st_size / 1e6
         say(f"Wrote {out.nwb} ({size:.1f} MB): {result.verdict} ({_counts(result.counts)}).")
         for finding in inspected.data_findings[:5]:
@@ -440,16 +447,16 @@ class ConversationAgent:
         layers = [session.metadata_layers[k] for k in ("user-text", "user") if k in session.metadata_layers]
         reply = await self._call(
             session,
-            conv.NAME,
+            api.CONVERSION,
             "convert",
-            conv.ConvertRequest(
+            api.ConvertRequest(
                 source=session.source_paths[0],
                 units=session.selected_units,
                 layers=layers,
                 output_dir=str(self._output_dir(session) / ("preview" if stub else "nwb")),
                 stub=stub,
             ),
-            conv.ConvertReply,
+            api.ConvertReply,
         )
         return list(reply.outputs)
 

@@ -9,51 +9,23 @@ published on the bus as ``progress`` events.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, Field
 
 from nwbagent.agents.bus import Action, Bus
+from nwbagent.agents.contracts import (
+    CONVERSION,
+    ConvertReply,
+    ConvertRequest,
+    DetectReply,
+    DetectRequest,
+    ReadMetadataReply,
+    ReadMetadataRequest,
+)
 from nwbagent.agents.messages import Message
-from nwbagent.convert import ConversionOutput, Progress, convert_units, file_metadata
+from nwbagent.convert import Progress, convert_units, file_metadata
 from nwbagent.convert.preflight import preflight
 from nwbagent.formats import detect
-from nwbagent.formats.model import DetectionResult, Unit
-from nwbagent.metadata.schema import SessionMetadata
 
-NAME = "conversion"
-
-
-class DetectRequest(BaseModel):
-    source: str
-
-
-class DetectReply(BaseModel):
-    detection: DetectionResult
-    warnings: list[str] = Field(default_factory=list, description="Preflight warnings about the raw files")
-
-
-class ReadMetadataRequest(BaseModel):
-    source: str
-    units: list[Unit]
-
-
-class ReadMetadataReply(BaseModel):
-    layers: dict[str, SessionMetadata]
-
-
-class ConvertRequest(BaseModel):
-    source: str
-    units: list[Unit]
-    layers: list[SessionMetadata] = Field(description="User-given layers, merged over what the files say")
-    output_dir: str
-    stub: bool
-    backend: Literal["hdf5", "zarr"] = "hdf5"
-    overwrite: bool = True
-
-
-class ConvertReply(BaseModel):
-    outputs: list[ConversionOutput]
+NAME = CONVERSION
 
 
 class ConversionAgent:

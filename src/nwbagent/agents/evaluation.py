@@ -10,39 +10,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
 from nwbagent.agents.bus import Action, Bus
+from nwbagent.agents.contracts import (
+    EVALUATION,
+    CheckMetadataReply,
+    CheckMetadataRequest,
+    InspectReply,
+    InspectRequest,
+)
 from nwbagent.agents.messages import Message
 from nwbagent.agents.state import Question
-from nwbagent.inspect import InspectionResult, inspect_nwb
+from nwbagent.inspect import inspect_nwb
 from nwbagent.inspect.model import Finding
-from nwbagent.metadata.check import CHECK_FIELDS, MetadataIssue, check_metadata
-from nwbagent.metadata.schema import SPECS, SessionMetadata
+from nwbagent.metadata.check import CHECK_FIELDS, check_metadata
+from nwbagent.metadata.schema import SPECS
 
-NAME = "evaluation"
+NAME = EVALUATION
 
 _QUESTION_IMPORTANCE = {"CRITICAL", "BEST_PRACTICE_VIOLATION", "BEST_PRACTICE_SUGGESTION"}
-
-
-class CheckMetadataRequest(BaseModel):
-    metadata: SessionMetadata
-
-
-class CheckMetadataReply(BaseModel):
-    issues: list[MetadataIssue]
-    questions: list[Question]
-
-
-class InspectRequest(BaseModel):
-    nwb_path: str
-    stub: bool
-
-
-class InspectReply(BaseModel):
-    inspection: InspectionResult
-    questions: list[Question] = Field(description="Findings a metadata answer would fix")
-    data_findings: list[Finding] = Field(description="Findings about the data itself, reported as they are")
 
 
 def question_for(field: str, importance: str, reason: str) -> Question:

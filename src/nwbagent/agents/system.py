@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from nwbagent.agents.bus import Bus
-from nwbagent.agents.conversation import NAME as CONVERSATION
+from nwbagent.agents.contracts import CONVERSATION
 from nwbagent.agents.conversation import ConversationAgent, Turn
 from nwbagent.agents.conversion import ConversionAgent
 from nwbagent.agents.evaluation import EvaluationAgent

@@ -1,0 +1,82 @@
+"""The actions agents offer each other: names, request and reply payloads.
+
+Agents never import each other; they import this module. A payload model here is the whole of what one agent
+may tell another, so each agent sees only the part of a session it needs (the Conversion agent never sees the
+chat, the Evaluation agent never sees the files).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from nwbagent.agents.state import Question
+from nwbagent.convert import ConversionOutput
+from nwbagent.formats.model import DetectionResult, Unit
+from nwbagent.inspect import InspectionResult
+from nwbagent.inspect.model import Finding
+from nwbagent.metadata.check import MetadataIssue
+from nwbagent.metadata.schema import SessionMetadata
+
+CONVERSATION = "conversation"
+CONVERSION = "conversion"
+EVALUATION = "evaluation"
+
+
+# ---- Conversion agent ------------------------------------------------------------------------------
+
+
+class DetectRequest(BaseModel):
+    source: str
+
+
+class DetectReply(BaseModel):
+    detection: DetectionResult
+    warnings: list[str] = Field(default_factory=list, description="Preflight warnings about the raw files")
+
+
+class ReadMetadataRequest(BaseModel):
+    source: str
+    units: list[Unit]
+
+
+class ReadMetadataReply(BaseModel):
+    layers: dict[str, SessionMetadata]
+
+
+class ConvertRequest(BaseModel):
+    source: str
+    units: list[Unit]
+    layers: list[SessionMetadata] = Field(description="User-given layers, merged over what the files say")
+    output_dir: str
+    stub: bool
+    backend: Literal["hdf5", "zarr"] = "hdf5"
+    overwrite: bool = True
+
+
+class ConvertReply(BaseModel):
+    outputs: list[ConversionOutput]
+
+
+# ---- Evaluation agent ------------------------------------------------------------------------------
+
+
+class CheckMetadataRequest(BaseModel):
+    metadata: SessionMetadata
+
+
+class CheckMetadataReply(BaseModel):
+    issues: list[MetadataIssue]
+    questions: list[Question]
+
+
+class InspectRequest(BaseModel):
+    nwb_path: str
+    stub: bool
+
+
+class InspectReply(BaseModel):
+    inspection: InspectionResult
+    questions: list[Question] = Field(description="Findings a metadata answer would fix")
+    data_findings: list[Finding] = Field(description="Findings about the data itself, reported as they are")
