@@ -268,21 +268,32 @@ def extract_metadata_cmd(text: str, as_json: bool) -> None:
 
 
 @main.command("eval-metadata")
+@click.option(
+    "--set",
+    "which",
+    type=click.Choice(["tuning", "holdout"]),
+    default="holdout",
+    show_default=True,
+    help="holdout: never used to tune the rules (the honest estimate); tuning: written alongside them.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the machine-readable report.")
 @_friendly
-def eval_metadata_cmd(as_json: bool) -> None:
-    """Field-level precision and recall of metadata extraction on the shipped evaluation set."""
+def eval_metadata_cmd(which: str, as_json: bool) -> None:
+    """Field-level precision and recall of metadata extraction on a shipped evaluation set."""
     from nwbagent.llm import get_provider_or_rules
     from nwbagent.nlmeta import evaluate, extract_metadata, format_report
+    from nwbagent.nlmeta.evaluate import load_cases
 
     provider, note = get_provider_or_rules()
     if note:
         click.echo(f"note: {note}", err=True)
-    report = evaluate(lambda text: extract_metadata(text, provider).fields, name=provider.name)
+    report = evaluate(
+        lambda text: extract_metadata(text, provider).fields, load_cases(which), name=provider.name
+    )
     if as_json:
         _print_json(report.model_dump(mode="json"))
     else:
-        click.echo(f"provider: {provider.name}")
+        click.echo(f"provider: {provider.name}; set: {which}")
         click.echo(format_report(report))
 
 

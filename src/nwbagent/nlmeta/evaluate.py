@@ -13,7 +13,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from nwbagent.metadata.normalize import normalize_field
 from nwbagent.metadata.schema import FIELD_NAMES
@@ -37,10 +37,12 @@ class FieldScore(BaseModel):
     fp: int = 0
     fn: int = 0
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def precision(self) -> float:
         return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def recall(self) -> float:
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
@@ -75,8 +77,13 @@ class EvalReport(BaseModel):
         return [c for c in self.cases if c.wrong or c.extra or c.missing or c.error]
 
 
-def load_cases() -> list[EvalCase]:
-    text = resources.files("nwbagent.nlmeta").joinpath("eval_set.yaml").read_text(encoding="utf-8")
+EVAL_SETS = {"tuning": "eval_set.yaml", "holdout": "eval_holdout.yaml"}
+
+
+def load_cases(which: str = "tuning") -> list[EvalCase]:
+    """``tuning``: the set written alongside the rules; ``holdout``: written later, never used to tune."""
+    name = EVAL_SETS[which]
+    text = resources.files("nwbagent.nlmeta").joinpath(name).read_text(encoding="utf-8")
     return [EvalCase.model_validate(row) for row in yaml.safe_load(text)["cases"]]
 
 
