@@ -40,6 +40,7 @@ test: lint typecheck unit
 
 bench: install
 	$(PY) bench/detect.py
+	$(PY) bench/conversation.py
 
 # Re-resolve the lock after changing dependencies in pyproject.toml.
 lock:
