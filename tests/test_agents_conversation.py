@@ -77,7 +77,7 @@ def test_scripted_conversation_with_rules(recording: Path, tmp_path: Path) -> No
     turn = _say(system, session.id, DESCRIPTION)
     assert turn.state is State.ready, turn.replies
     fixes = {f.field: f for f in turn.auto_fixes}
-    assert fixes["age"].after == "P8W" and fixes["age"].before == "8 week old"
+    assert fixes["age"].after == "P56D" and fixes["age"].before == "8 week old"
     assert fixes["species"].after == "Mus musculus"
     assert turn.preview is not None and turn.preview.verdict in ("PASSED", "PASSED_WITH_ISSUES")
     assert not [q for q in turn.questions if q.importance == "CRITICAL"]
@@ -98,7 +98,7 @@ def test_scripted_conversation_with_rules(recording: Path, tmp_path: Path) -> No
     assert inspect_nwb(nwb).verdict in ("PASSED", "PASSED_WITH_ISSUES")
     with NWBHDF5IO(str(nwb), "r") as io:
         f = io.read()
-        assert f.subject.species == "Mus musculus" and f.subject.age == "P8W" and f.subject.sex == "M"
+        assert f.subject.species == "Mus musculus" and f.subject.age == "P56D" and f.subject.sex == "M"
         assert f.experimenter == ("Smith, Jane",)
         assert f.institution == "Massachusetts Institute of Technology"
         assert set(f.electrodes["location"][:]) == {"CA1"}
@@ -249,7 +249,7 @@ def test_scripted_conversation_with_claude(recording: Path, tmp_path: Path) -> N
     stored = system.store.get(session.id)
     values = stored.merged_metadata().values()
     assert values["experiment_description"] == "Open field exploration"
-    assert values["age"] == "P8W" and values["sex"] == "M" and values["brain_region"] == "CA1"
+    assert values["age"] == "P56D" and values["sex"] == "M" and values["brain_region"] == "CA1"
     assert stored.usage.calls >= 4 and stored.usage.input_tokens > 0 and stored.usage.cost_usd > 0
     # The LLM stayed on for every turn: each text message reached the server.
     tool_requests = [b for b in fake.bodies if _is_extraction(b)]

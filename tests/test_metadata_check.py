@@ -146,7 +146,7 @@ def test_to_neuroconv_layout() -> None:
         "subject_id": "M12",
         "species": "Mus musculus",
         "sex": "M",
-        "age": "P12W",
+        "age": "P84D",
         "strain": "C57BL/6J",
         "genotype": "WT",
         "weight": "25 g",
@@ -178,7 +178,7 @@ def test_spikeglx_stub_conversion_passes_inspector(ephy_data: Path, tmp_path: Pa
     with NWBHDF5IO(nwbfile_path, mode="r") as io:
         nwbfile = io.read()
         assert nwbfile.subject.species == "Mus musculus"
-        assert nwbfile.subject.age == "P12W"
+        assert nwbfile.subject.age == "P84D"
         assert nwbfile.subject.sex == "M"
         assert list(nwbfile.experimenter) == ["Doe, Jane"]
         assert nwbfile.session_start_time.tzinfo is not None

@@ -103,11 +103,11 @@ def test_invented_evidence_is_dropped() -> None:
     provider = FakeProvider(
         [
             item("experimenter", ["Doe, Jane"], "Jane Doe ran it"),  # not in the text
-            item("age", "P8W", "8 weeks old"),
+            item("age", "P56D", "8 weeks old"),
         ]
     )
     result = extract_metadata("A male mouse, 8 weeks old.", provider)
-    assert values(result.fields) == {"species": "Mus musculus", "sex": "M", "age": "P8W"}
+    assert values(result.fields) == {"species": "Mus musculus", "sex": "M", "age": "P56D"}
     assert [d.reason for d in result.dropped] == ["evidence is not in the text"]
 
 

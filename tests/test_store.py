@@ -65,7 +65,7 @@ def rich(ephy_data: Path) -> SessionState:
         ChatTurn(role="assistant", text="Thanks! Which lab?", agent="conversation"),
     ]
     session.usage = Usage(input_tokens=1200, output_tokens=300, cost_usd=0.0123, calls=2, retries=1)
-    session.llm_notes = ["age given as '12 weeks' normalized to P12W"]
+    session.llm_notes = ["age given as '12 weeks' normalized to P84D"]
     wf.transition(session, State.previewing, actor="conversion", reason="stub")
     session.preview = NwbSummary(
         nwb_path="/tmp/out/preview.nwb", verdict="PASSED_WITH_ISSUES", findings={"a": 1}
@@ -96,7 +96,7 @@ def test_rich_state_json_round_trip(rich: SessionState) -> None:
     assert again.merged_metadata() == rich.merged_metadata()
     merged = again.merged_metadata()
     assert merged.subject_id is not None and merged.subject_id.value == "M12"
-    assert merged.age is not None and (merged.age.value, merged.age.source) == ("P12W", "user-text")
+    assert merged.age is not None and (merged.age.value, merged.age.source) == ("P84D", "user-text")
     start = merged.session_start_time
     assert start is not None and start.source == "file"
     assert isinstance(start.value, datetime) and start.value.tzinfo is not None  # not a string after JSON
@@ -251,7 +251,7 @@ def test_json_file_store_survives_a_restart(tmp_path: Path, rich: SessionState) 
     reborn = JsonFileStore(folder)  # a new process would start exactly like this
     assert reborn.list_ids() == [state.id]
     assert reborn.get(state.id) == state
-    assert sorted(p.name for p in folder.iterdir()) == [".lock", f"{state.id}.json"]  # no temp files left
+    assert {p.name for p in folder.iterdir()} == {".lock", f"{state.id}.json"}  # no temp files left
 
 
 def test_json_file_store_read_and_written_by_another_process(tmp_path: Path, rich: SessionState) -> None:

@@ -50,6 +50,8 @@ def _one_duration(count: float, unit: str) -> str:
     """One ``count unit`` as ISO 8601, moving fractions to the next smaller unit so values stay exact."""
     if unit == "H":
         return f"PT{_number(str(count))}H"
+    if unit == "W":  # weeks are exact days; lab ages are compared in days (8 weeks -> P56D)
+        return _one_duration(count * 7, "D")
     if count.is_integer():
         return f"P{int(count)}{unit}"
     if unit == "Y":
@@ -61,8 +63,6 @@ def _one_duration(count: float, unit: str) -> str:
         whole = math.floor(count)
         days = round((count - whole) * 30)
         return f"P{whole}M{days}D" if days else f"P{whole}M"
-    if unit == "W":
-        return _one_duration(count * 7, "D")
     whole = math.floor(count)  # days
     hours = round((count - whole) * 24)
     return f"P{whole}DT{hours}H" if hours else f"P{whole}D"
@@ -85,6 +85,8 @@ def _single_age(text: str, original: str) -> str:
     if not tokens or _AGE_TOKEN.sub("", lowered).strip():
         raise ValueError(f"Age '{original}' is not understood; give a number and a unit, {_AGE_EXAMPLE}.")
     date_part: dict[str, str] = {}
+    seen: set[str] = set()
+    days = 0.0
     time_part = ""
     for count, word in tokens:
         unit = _UNITS.get(word)
@@ -92,18 +94,23 @@ def _single_age(text: str, original: str) -> str:
             raise ValueError(f"Age '{original}': unknown unit '{word}'; {_AGE_EXAMPLE}.")
         if len(tokens) == 1:
             return _one_duration(float(count), unit)
-        if unit in date_part or (unit == "H" and time_part):
+        if unit in seen:
             raise ValueError(f"Age '{original}' names '{word}' twice; {_AGE_EXAMPLE}.")
+        seen.add(unit)
         if unit == "H":
             time_part = f"T{_number(count)}H"
+        elif unit in ("W", "D"):  # weeks are exact days: "2 weeks 3 days" -> P17D
+            days += float(count) * (7 if unit == "W" else 1)
         else:
             date_part[unit] = _number(count)
-    order = "YMWD"
+    if days:
+        date_part["D"] = _number(str(days))
+    order = "YMD"
     return "P" + "".join(f"{date_part[u]}{u}" for u in order if u in date_part) + time_part
 
 
 def normalize_age(value: Any) -> str:
-    """Age as an ISO 8601 duration (weeks stay weeks, days stay days); ranges become 'lower/upper'."""
+    """Age as an ISO 8601 duration (weeks become days, months and years stay); ranges become 'lower/upper'."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValueError(f"Age {value!r} is not text; {_AGE_EXAMPLE}.")
     if isinstance(value, (int, float)):

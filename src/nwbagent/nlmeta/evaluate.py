@@ -111,7 +111,7 @@ def _region_set(value: Any) -> set[str]:
 
 
 def canonical(field: str, value: Any) -> Any:
-    """A form two equivalent values share, so 'V1' equals 'VISp' and '8 weeks' equals 'P8W'."""
+    """A form two equivalent values share, so 'V1' equals 'VISp' and '8 weeks' equals 'P56D'."""
     if field == "brain_region":
         return _region_set(value)
     if field == "institution":
