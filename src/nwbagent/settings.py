@@ -49,6 +49,46 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=60.0, description="Per-request timeout")
     llm_max_retries: int = Field(default=3, description="Retries for transient errors (429, 5xx, timeouts)")
 
+    # Service.
+    host: str = Field(default="127.0.0.1", description="Where `nwbagent serve` listens")
+    port: int = Field(default=8000)
+    data_dir: str = Field(
+        default="nwbagent-data", description="Sessions' uploads and outputs, and the SQLite file"
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default sqlite:///<data_dir>/nwbagent.db (postgresql+psycopg://…)",
+    )
+    data_roots: list[str] = Field(
+        default_factory=list, description="Server-side folders a session may use as its source (JSON list)"
+    )
+    admin_token: SecretStr | None = Field(
+        default=None, description="Bearer token for the admin session listing"
+    )
+    api_keys: list[str] = Field(
+        default_factory=list, description="If set, every API call needs one (X-API-Key)"
+    )
+    session_idle_hours: float = Field(
+        default=72.0, description="Idle sessions (and their files) are removed after this"
+    )
+    max_file_bytes: int = Field(default=20 * 1024**3, description="Largest single uploaded file")
+    max_session_bytes: int = Field(default=50 * 1024**3, description="Largest total upload per session")
+    max_archive_entries: int = Field(default=10_000, description="Most entries an uploaded archive may hold")
+    max_archive_ratio: float = Field(
+        default=200.0, description="Largest expanded/compressed size ratio of an archive"
+    )
+    executor: Literal["local", "dask"] = Field(default="local")
+    max_concurrent_conversions: int = Field(
+        default=1, description="Local executor: conversions at once; more wait"
+    )
+    dask_scheduler: str | None = Field(
+        default=None, description="tcp://host:8786 of a running Dask scheduler"
+    )
+    turn_wait_s: float = Field(
+        default=5.0,
+        description="How long a chat request waits for the agents before answering 202 (then WebSocket)",
+    )
+
     # Workflow.
     max_improve_rounds: int = Field(default=3, description="How many times a user may ask to improve a file")
     work_dir: str = Field(default="nwbagent-work", description="Where sessions keep their outputs")
