@@ -1,0 +1,75 @@
+"""What a conversion worker runs, wherever it runs (a local worker process or a Dask worker).
+
+Only JSON crosses the process boundary: the request is a ``ConvertRequest`` dump, the outcome a dict with
+either the ``ConvertReply`` dump or a structured error, so no exception class has to pickle and a worker
+never needs anything from the server but this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+ProgressSink = Callable[[dict[str, Any]], None]
+
+JobKind = Literal["preview", "convert"]
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
+
+
+class JobSpec(BaseModel):
+    job_id: str
+    session_id: str
+    kind: JobKind
+    request: dict[str, Any]  # a ConvertRequest, as JSON
+
+
+class JobOutcome(BaseModel):
+    status: Literal["succeeded", "failed", "cancelled"]
+    reply: dict[str, Any] | None = None  # a ConvertReply, as JSON
+    error: dict[str, Any] | None = None  # {code, message, hint, path}
+
+
+class JobCancelled(Exception):
+    """Raised inside a worker when the job was cancelled between two progress steps."""
+
+
+def run_conversion_job(request: dict[str, Any], progress: ProgressSink) -> dict[str, Any]:
+    """Convert in this process; never raises for an expected failure, returns a ``JobOutcome`` dump."""
+    from nwbagent.agents.contracts import ConvertReply, ConvertRequest
+    from nwbagent.convert import Progress, convert_units
+    from nwbagent.errors import UserFacingError
+
+    parsed = ConvertRequest.model_validate(request)
+
+    def on_progress(p: Progress) -> None:
+        progress({**p.to_dict(), "stub": parsed.stub})
+
+    try:
+        outputs = convert_units(
+            parsed.units,
+            parsed.source,
+            parsed.output_dir,
+            layers=parsed.layers,
+            stub=parsed.stub,
+            backend=parsed.backend,
+            overwrite=parsed.overwrite,
+            progress=on_progress,
+            inspect=False,
+        )
+    except JobCancelled:
+        return JobOutcome(status="cancelled").model_dump(mode="json")
+    except UserFacingError as exc:
+        error = {"code": "user_error", "message": exc.problem, "hint": exc.fix, "path": exc.path}
+        return JobOutcome(status="failed", error=error).model_dump(mode="json")
+    except Exception as exc:  # a bug or a reader crash: report it, the server must not die with the worker
+        error = {
+            "code": "handler_failed",
+            "message": f"{type(exc).__name__}: {exc}",
+            "hint": None,
+            "path": None,
+        }
+        return JobOutcome(status="failed", error=error).model_dump(mode="json")
+    reply = ConvertReply(outputs=outputs)
+    return JobOutcome(status="succeeded", reply=reply.model_dump(mode="json")).model_dump(mode="json")
