@@ -73,6 +73,7 @@ SATISFY: dict[tuple[State, State], Callable[[SessionState], None]] = {
     (S.inspecting, S.passed_with_issues): _verdict("PASSED_WITH_ISSUES"),
     (S.inspecting, S.failed): _verdict("FAILED"),
     (S.passed_with_issues, S.accepted): _verdict("PASSED_WITH_ISSUES"),
+    (S.failed, S.converting): lambda s: setattr(s, "output", None),  # cancelled/interrupted: no verdict
 }
 
 
@@ -149,6 +150,8 @@ FAILURES: list[tuple[State, State, Callable[[SessionState], None], str]] = [
     (S.passed, S.improving, _rounds(LIMIT), "improved 2 times, the limit"),
     (S.passed_with_issues, S.improving, _rounds(LIMIT), "NWBAGENT_MAX_IMPROVE_ROUNDS=2"),
     (S.failed, S.improving, _rounds(LIMIT + 1), "improved 3 times"),
+    (S.failed, S.converting, _verdict("FAILED"), "judged FAILED; ask to improve it"),
+    (S.failed, S.converting, _set(output=None, preview=None), "no preview has been made yet"),
     (S.improving, S.previewing, _set(selected_units=[]), "no detected unit is selected"),
 ]
 
@@ -233,8 +236,9 @@ def test_failed_file_cannot_be_accepted() -> None:
     session.output.verdict = "FAILED"
     with pytest.raises(IllegalTransition) as caught:
         WF.transition(session, S.accepted, actor="user", reason="good enough")
-    assert "allowed next states are improving, abandoned" in str(caught.value)
-    assert caught.value.allowed == [S.improving, S.abandoned]
+    assert "allowed next states are converting, improving, abandoned" in str(caught.value)
+    # Retrying the same conversion is pointless once a file was judged FAILED: only improve or abandon.
+    assert caught.value.possible == [S.improving, S.abandoned]
 
 
 def test_illegal_skips_are_refused() -> None:
@@ -342,7 +346,8 @@ def test_improving_after_failure_then_metadata() -> None:
     session = good(S.converting)
     session.output = None
     WF.transition(session, S.failed, actor="conversion", reason="NeuroConv raised ValueError")
-    assert WF.allowed(session) == [S.improving, S.abandoned]
+    # No file was judged, so the same conversion may be retried as well as improved.
+    assert WF.allowed(session) == [S.converting, S.improving, S.abandoned]
     _walk(session, S.improving, S.collecting_metadata, S.previewing, S.ready)
     _walk(session, S.converting, S.inspecting, S.passed_with_issues, S.accepted, verdict="PASSED_WITH_ISSUES")
     assert session.improve_rounds == 1

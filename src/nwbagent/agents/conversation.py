@@ -34,7 +34,7 @@ from nwbagent.settings import get_settings
 
 NAME = api.CONVERSATION
 
-Command = Literal["preview", "convert", "accept", "improve", "abandon", "choose"]
+Command = Literal["preview", "convert", "accept", "improve", "abandon", "choose", "retry"]
 
 #: Whole messages that are commands (the user typing a button's word); anything longer is content.
 _COMMAND_WORDS: dict[str, Command] = {
@@ -48,6 +48,8 @@ _COMMAND_WORDS: dict[str, Command] = {
     "i accept": "accept",
     "improve": "improve",
     "improve it": "improve",
+    "retry": "retry",
+    "try again": "retry",
     "abandon": "abandon",
     "cancel": "abandon",
     "stop": "abandon",
@@ -88,13 +90,24 @@ class Turn(BaseModel):
 
 
 class _Reply:
-    """Collects what the agent says during one turn."""
+    """Collects what the agent says during one turn, and publishes each line as it is said.
 
-    def __init__(self) -> None:
+    A turn that runs a conversion can last minutes; publishing each line as a ``reply`` event lets a
+    WebSocket client show it at once instead of when the turn ends.
+    """
+
+    def __init__(self, bus: Bus, session_id: str) -> None:
         self.lines: list[str] = []
+        self._bus = bus
+        self._session_id = session_id
 
     def __call__(self, text: str) -> None:
         self.lines.append(text)
+        self._bus.publish(
+            Message(
+                session_id=self._session_id, sender=NAME, target="*", action="reply", payload={"text": text}
+            )
+        )
 
 
 class ConversationAgent:
@@ -361,6 +374,8 @@ class ConversationAgent:
                 say(self._not_now(session, State.accepted))
         elif command == "improve":
             await self._improve(session, say)
+        elif command == "retry":
+            await self._retry(session, say)
 
     async def _choose(self, session: SessionState, say: _Reply, argument: str | None) -> None:
         options = _options(session)
@@ -381,6 +396,20 @@ class ConversationAgent:
         self._move(session, State.detected, "user", "the user chose a reader", chosen.interface)
         say(f"Using {chosen.interface}.")
         await self._collect(session, say)
+
+    async def _retry(self, session: SessionState, say: _Reply) -> None:
+        """Repeat what was cut short (cancelled, crashed, interrupted by a restart) with the same inputs."""
+        if session.state is State.failed:
+            why = self.workflow.explain(session, State.converting)
+            if why is None:
+                say("Retrying the full conversion.")
+                await self._full_conversion(session, say)
+            else:
+                say(f"I can't retry: {why}.")
+        elif session.state is State.collecting_metadata and session.preview is None:
+            await self._check_then_preview(session, say)
+        else:
+            say(self._not_now(session, State.converting))
 
     async def _improve(self, session: SessionState, say: _Reply) -> None:
         why = self.workflow.explain(session, State.improving)
@@ -500,7 +529,7 @@ class ConversationAgent:
             session = self.store.get(message.session_id)
             fixes_before = len(session.auto_fixes)
             session.chat.append(ChatTurn(role="user", text=user_text))
-            say = _Reply()
+            say = _Reply(self.bus, session.id)
             try:
                 await run(session, say)
             finally:

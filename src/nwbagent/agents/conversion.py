@@ -8,7 +8,9 @@ published on the bus as ``progress`` events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from nwbagent.agents.bus import Action, Bus
 from nwbagent.agents.contracts import (
@@ -28,9 +30,37 @@ from nwbagent.formats import detect
 NAME = CONVERSION
 
 
+#: Runs one conversion somewhere and returns its reply: in this thread (CLI, tests) or in an executor's
+#: worker (the service). Raises UserFacingError for anything the user must hear about.
+Runner = Callable[[Message, ConvertRequest, Callable[[dict[str, Any]], None]], ConvertReply]
+
+
+def run_here(
+    message: Message, request: ConvertRequest, progress: Callable[[dict[str, Any]], None]
+) -> ConvertReply:
+    """The in-process runner: the conversion runs in the bus's worker thread."""
+
+    def on_progress(p: Progress) -> None:
+        progress({**p.to_dict(), "stub": request.stub})
+
+    outputs = convert_units(
+        request.units,
+        request.source,
+        request.output_dir,
+        layers=request.layers,
+        stub=request.stub,
+        backend=request.backend,
+        overwrite=request.overwrite,
+        progress=on_progress,
+        inspect=False,
+    )
+    return ConvertReply(outputs=outputs)
+
+
 class ConversionAgent:
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, bus: Bus, runner: Runner = run_here) -> None:
         self.bus = bus
+        self.runner = runner
         bus.register(
             NAME,
             [
@@ -51,27 +81,16 @@ class ConversionAgent:
         return ReadMetadataReply(layers=file_metadata(request.units, request.source))
 
     def convert(self, message: Message, request: ConvertRequest) -> ConvertReply:
-        def progress(p: Progress) -> None:
+        def progress(payload: dict[str, Any]) -> None:
             self.bus.publish(
                 Message(
                     session_id=message.session_id,
                     sender=NAME,
                     target="*",
                     action="progress",
-                    payload={**p.to_dict(), "stub": request.stub},
+                    payload=payload,
                     correlation_id=message.id,
                 )
             )
 
-        outputs = convert_units(
-            request.units,
-            request.source,
-            request.output_dir,
-            layers=request.layers,
-            stub=request.stub,
-            backend=request.backend,
-            overwrite=request.overwrite,
-            progress=progress,
-            inspect=False,
-        )
-        return ConvertReply(outputs=outputs)
+        return self.runner(message, request, progress)

@@ -25,6 +25,9 @@ Transitions (``from -> to: why the edge exists``)::
     converting          -> inspecting           a file was written
     converting          -> failed               the conversion crashed (no file)
     inspecting          -> passed | passed_with_issues | failed   per the inspector's verdict
+    inspecting          -> failed               also when the inspection was interrupted (no verdict)
+    failed              -> converting           retry, when no file was judged: the conversion was
+                                                cancelled, crashed or interrupted by a server restart
     passed, passed_with_issues -> accepted | improving
     failed              -> improving            (accepting a FAILED file is not allowed)
     improving           -> collecting_metadata | previewing
@@ -207,6 +210,23 @@ def _verdict_is(verdict: str) -> Guard:
     return guard
 
 
+def _failed_or_interrupted(session: SessionState) -> str | None:
+    got = session.output.verdict if session.output else None
+    if got not in (None, "FAILED"):
+        return f"the inspector's verdict is {got}, not FAILED"
+    return None
+
+
+def _retryable(session: SessionState) -> str | None:
+    """Retry repeats the same conversion, so it is only for failures that say nothing about the file."""
+    if session.output is not None and session.output.verdict is not None:
+        return (
+            f"the file was converted and judged {session.output.verdict}; ask to improve it instead of "
+            "retrying the same conversion"
+        )
+    return _preview_ok(session)
+
+
 def _acceptable(session: SessionState) -> str | None:
     got = session.output.verdict if session.output else None
     if got not in ("PASSED", "PASSED_WITH_ISSUES"):
@@ -247,13 +267,14 @@ def build_edges(max_improve_rounds: int) -> list[Edge]:
         Edge(S.converting, S.failed, _no_file, "the conversion crashed"),
         Edge(S.inspecting, S.passed, _verdict_is("PASSED"), "the inspector passed the file"),
         Edge(S.inspecting, S.passed_with_issues, _verdict_is("PASSED_WITH_ISSUES"), "passed, with issues"),
-        Edge(S.inspecting, S.failed, _verdict_is("FAILED"), "the inspector failed the file"),
+        Edge(S.inspecting, S.failed, _failed_or_interrupted, "the inspector failed the file, or was stopped"),
     ]
     improve = _rounds_left(max_improve_rounds)
     for done in (S.passed, S.passed_with_issues):
         edges.append(Edge(done, S.accepted, _acceptable, "the user accepts the file"))
         edges.append(Edge(done, S.improving, improve, "the user wants a better file"))
     edges.append(Edge(S.failed, S.improving, improve, "try to fix the failed file"))
+    edges.append(Edge(S.failed, S.converting, _retryable, "retry a conversion that never produced a verdict"))
     edges.append(Edge(S.improving, S.collecting_metadata, _always, "improve by changing metadata"))
     edges.append(Edge(S.improving, S.previewing, _units_selected, "improve without new answers"))
     edges.extend(Edge(s, S.abandoned, _always, "the user gave up") for s in State if s not in TERMINAL)
