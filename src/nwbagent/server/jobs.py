@@ -32,19 +32,29 @@ class JobOutcome(BaseModel):
 
 
 class JobCancelled(Exception):
-    """Raised inside a worker when the job was cancelled between two progress steps."""
+    """Raised by a progress sink inside a worker when the job was cancelled between two progress steps.
+
+    ``convert_units`` wraps any exception from the write (so a cancel arrives here as a ``UserFacingError``
+    about a failed write); :func:`run_conversion_job` remembers that its sink raised this and reports the
+    job as cancelled whatever the exception became on the way out.
+    """
 
 
 def run_conversion_job(request: dict[str, Any], progress: ProgressSink) -> dict[str, Any]:
     """Convert in this process; never raises for an expected failure, returns a ``JobOutcome`` dump."""
     from nwbagent.agents.contracts import ConvertReply, ConvertRequest
     from nwbagent.convert import Progress, convert_units
-    from nwbagent.errors import UserFacingError
 
     parsed = ConvertRequest.model_validate(request)
+    cancelled = False
 
     def on_progress(p: Progress) -> None:
-        progress({**p.to_dict(), "stub": parsed.stub})
+        nonlocal cancelled
+        try:
+            progress({**p.to_dict(), "stub": parsed.stub})
+        except JobCancelled:
+            cancelled = True
+            raise
 
     try:
         outputs = convert_units(
@@ -60,16 +70,20 @@ def run_conversion_job(request: dict[str, Any], progress: ProgressSink) -> dict[
         )
     except JobCancelled:
         return JobOutcome(status="cancelled").model_dump(mode="json")
-    except UserFacingError as exc:
-        error = {"code": "user_error", "message": exc.problem, "hint": exc.fix, "path": exc.path}
-        return JobOutcome(status="failed", error=error).model_dump(mode="json")
-    except Exception as exc:  # a bug or a reader crash: report it, the server must not die with the worker
-        error = {
-            "code": "handler_failed",
-            "message": f"{type(exc).__name__}: {exc}",
-            "hint": None,
-            "path": None,
-        }
-        return JobOutcome(status="failed", error=error).model_dump(mode="json")
+    except Exception as exc:
+        if cancelled:  # the write wrapped JobCancelled; its temporary file is already removed
+            return JobOutcome(status="cancelled").model_dump(mode="json")
+        return _failed(exc)
     reply = ConvertReply(outputs=outputs)
     return JobOutcome(status="succeeded", reply=reply.model_dump(mode="json")).model_dump(mode="json")
+
+
+def _failed(exc: Exception) -> dict[str, Any]:
+    from nwbagent.errors import UserFacingError
+
+    if isinstance(exc, UserFacingError):
+        error = {"code": "user_error", "message": exc.problem, "hint": exc.fix, "path": exc.path}
+        return JobOutcome(status="failed", error=error).model_dump(mode="json")
+    # a bug or a reader crash: report it, the server must not die with the worker
+    error = {"code": "handler_failed", "message": f"{type(exc).__name__}: {exc}", "hint": None, "path": None}
+    return JobOutcome(status="failed", error=error).model_dump(mode="json")
