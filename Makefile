@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 OUT ?= out
 SAMPLE_SECONDS ?= 5
 
-.PHONY: install serve test lint typecheck unit bench lock clean
+.PHONY: install serve demo services test lint typecheck unit bench lock clean
 
 install: $(STAMP)
 
@@ -20,8 +20,13 @@ $(STAMP): requirements.lock pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# Until the web service lands: a demo conversion of a sample Neuropixels recording, end to end.
+# The web service on http://127.0.0.1:8000 (NWBAGENT_HOST/NWBAGENT_PORT), SQLite, local executor, rules
+# provider, with the bundled sample recording ready.
 serve: install
+	$(VENV)/bin/nwbagent serve
+
+# The core pipeline alone, end to end on a synthetic Neuropixels recording.
+demo: install
 	$(VENV)/bin/nwbagent make-sample spikeglx $(OUT)/sample --seconds $(SAMPLE_SECONDS)
 	$(VENV)/bin/nwbagent detect $(OUT)/sample
 	$(VENV)/bin/nwbagent convert $(OUT)/sample -o $(OUT)/nwb --metadata examples/metadata.yaml --overwrite
@@ -36,7 +41,11 @@ typecheck: install
 unit: install
 	$(VENV)/bin/pytest -q
 
-test: lint typecheck unit
+# PostgreSQL and Redis for the store and rate-limit tests: installed (apt, as root) and started when absent.
+services:
+	bash scripts/ensure-services.sh
+
+test: services lint typecheck unit
 
 bench: install
 	$(PY) bench/detect.py

@@ -331,6 +331,20 @@ def chat_cmd(path: Path, output: Path | None) -> None:
     asyncio.run(talk())
 
 
+@main.command("serve")
+@click.option("--host", help="Listen address (default NWBAGENT_HOST or 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default NWBAGENT_PORT or 8000).")
+@_friendly
+def serve_cmd(host: str | None, port: int | None) -> None:
+    """Run the web service (REST + WebSocket API) with the bundled sample recording ready."""
+    from nwbagent.server.app import serve
+    from nwbagent.settings import get_settings
+
+    settings = get_settings()
+    updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    serve(settings.model_copy(update=updates))
+
+
 @main.group("make-sample")
 def make_sample() -> None:
     """Write synthetic, format-correct recordings for demos and benchmarks."""

@@ -17,6 +17,7 @@ only its own channel, never another job's (a shared ``multiprocessing.Queue`` wo
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -65,10 +66,35 @@ STARTED_STAGE = "worker_started"
 # ---- the worker side (runs in the forked process) ----------------------------------------------------
 
 
-def _worker_main(request: dict[str, Any], conn: Connection) -> None:
+def _die_with(server_pid: int) -> None:
+    """A worker whose server crashed must stop, not finish a file no session will ever list.
+
+    The worker's parent is the fork server, which exits when the server dies: Linux's parent-death signal
+    covers that; a watchdog on the server's pid covers everything else.
+    """
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(server_pid, 0)
+            except ProcessLookupError:
+                os._exit(70)
+            except PermissionError:
+                continue
+
+    threading.Thread(target=watch, name="nwbagent-server-watchdog", daemon=True).start()
+
+
+def _worker_main(request: dict[str, Any], conn: Connection, server_pid: int | None = None) -> None:
     """Run one job and send ("started"|"progress"|"result", payload) messages; the result is sent last."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the server's terminal: the server decides
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if server_pid is not None:
+        _die_with(server_pid)
     missing = [m for m in PRELOAD if m not in sys.modules]
     conn.send(("started", {"pid": os.getpid(), "missing_preload": missing}))
 
@@ -201,7 +227,10 @@ class LocalExecutor:
         spec = ticket.spec
         reader, writer = self._ctx.Pipe(duplex=False)
         process = self._ctx.Process(
-            target=_worker_main, args=(spec.request, writer), name=f"nwbagent-job-{spec.job_id}", daemon=True
+            target=_worker_main,
+            args=(spec.request, writer, os.getpid()),
+            name=f"nwbagent-job-{spec.job_id}",
+            daemon=True,
         )
         launched = time.monotonic()
         try:
