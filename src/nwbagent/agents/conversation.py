@@ -96,16 +96,17 @@ class _Reply:
     WebSocket client show it at once instead of when the turn ends.
     """
 
-    def __init__(self, bus: Bus, session_id: str) -> None:
+    def __init__(self, bus: Bus, session: SessionState) -> None:
         self.lines: list[str] = []
         self._bus = bus
-        self._session_id = session_id
+        self._session = session
 
     def __call__(self, text: str) -> None:
         self.lines.append(text)
+        self._session.chat.append(ChatTurn(role="assistant", text=text, agent=NAME))
         self._bus.publish(
             Message(
-                session_id=self._session_id, sender=NAME, target="*", action="reply", payload={"text": text}
+                session_id=self._session.id, sender=NAME, target="*", action="reply", payload={"text": text}
             )
         )
 
@@ -183,7 +184,7 @@ class ConversationAgent:
     # ---- workflow steps ---------------------------------------------------------------------------
 
     async def _receive_files(self, session: SessionState, say: _Reply, source: str) -> None:
-        self._move(session, State.files_received, "user", "files given", {"source": source})
+        await self._move(session, State.files_received, "user", "files given", {"source": source})
         try:
             found = await self._call(
                 session, api.CONVERSION, "detect", api.DetectRequest(source=source), api.DetectReply
@@ -210,11 +211,11 @@ class ConversationAgent:
             skipped = [u for u in detection.units if u.confidence < 0.5]
             for unit in skipped:
                 say(f"I left out {unit.label} because I am not sure what it is ({unit.disambiguation}).")
-            self._move(session, State.detected, NAME, "confident units", [u.label for u in confident])
+            await self._move(session, State.detected, NAME, "confident units", [u.label for u in confident])
             await self._collect(session, say)
         else:
             session.format_choice_pending = True
-            self._move(session, State.needs_format_choice, NAME, "only uncertain readings")
+            await self._move(session, State.needs_format_choice, NAME, "only uncertain readings")
             say(self._choice_question(session))
 
     def _choice_question(self, session: SessionState) -> str:
@@ -226,7 +227,7 @@ class ConversationAgent:
         return f"{lead} Choose one: {listing} (say e.g. 'use 1')."
 
     async def _collect(self, session: SessionState, say: _Reply) -> None:
-        self._move(session, State.collecting_metadata, NAME, "gather metadata for the selected units")
+        await self._move(session, State.collecting_metadata, NAME, "gather metadata for the selected units")
         source = session.source_paths[0]
         try:
             read = await self._call(
@@ -266,7 +267,7 @@ class ConversationAgent:
         await self._preview(session, say)
 
     async def _preview(self, session: SessionState, say: _Reply) -> None:
-        self._move(session, State.previewing, NAME, "stub conversion and inspection")
+        await self._move(session, State.previewing, NAME, "stub conversion and inspection")
         try:
             outputs = await self._convert(session, stub=True)
             nwb = outputs[0].nwb
@@ -279,7 +280,7 @@ class ConversationAgent:
             )
         except BusError as exc:
             say(_error_text(exc))
-            self._move(
+            await self._move(
                 session, State.collecting_metadata, NAME, "the preview could not be made", exc.payload.message
             )
             return
@@ -288,23 +289,25 @@ class ConversationAgent:
         session.questions = _merge_questions(session.questions, inspected.questions)
         blocking = session.open_questions("CRITICAL") or result.verdict == "FAILED"
         if blocking:
-            self._move(session, State.collecting_metadata, NAME, "the preview needs answers", result.counts)
+            await self._move(
+                session, State.collecting_metadata, NAME, "the preview needs answers", result.counts
+            )
             say(f"The preview found problems ({_counts(result.counts)}). " + _ask(session))
             return
-        self._move(session, State.ready, NAME, "preview passed", result.counts)
+        await self._move(session, State.ready, NAME, "preview passed", result.counts)
         extra = f" Optional improvements: {_ask(session)}" if session.open_questions() else ""
         verdict = f"Preview: {result.verdict} ({_counts(result.counts)})."
         say(f"{verdict}{extra} Say 'convert' for the full conversion.")
 
     async def _full_conversion(self, session: SessionState, say: _Reply) -> None:
         changed = _changes_since_last(session)
-        self._move(session, State.converting, "user", "full conversion", {"changed": changed})
+        await self._move(session, State.converting, "user", "full conversion", {"changed": changed})
         if changed:
             say("Changed since the last conversion: " + "; ".join(changed) + ".")
         try:
             outputs = await self._convert(session, stub=False)
         except BusError as exc:
-            self._move(session, State.failed, NAME, "the conversion crashed", exc.payload.message)
+            await self._move(session, State.failed, NAME, "the conversion crashed", exc.payload.message)
             say(_error_text(exc) + " Say 'improve' to try again or 'abandon'.")
             return
         out = outputs[0]
@@ -313,7 +316,7 @@ class ConversationAgent:
         for warning in out.warnings:
             if f"Note: {warning}" not in said:
                 say(f"Note: {warning}")
-        self._move(session, State.inspecting, NAME, "inspect the written file", out.nwb)
+        await self._move(session, State.inspecting, NAME, "inspect the written file", out.nwb)
         inspected = await self._call(
             session,
             api.EVALUATION,
@@ -328,7 +331,9 @@ class ConversationAgent:
         target = {"PASSED": State.passed, "PASSED_WITH_ISSUES": State.passed_with_issues}.get(
             result.verdict, State.failed
         )
-        self._move(session, target, api.EVALUATION, f"inspector verdict {result.verdict}", result.counts)
+        await self._move(
+            session, target, api.EVALUATION, f"inspector verdict {result.verdict}", result.counts
+        )
         size = Path(out.nwb).stat().st_size / 1e6
         say(f"Wrote {out.nwb} ({size:.1f} MB): {result.verdict} ({_counts(result.counts)}).")
         for finding in inspected.data_findings[:5]:
@@ -346,14 +351,14 @@ class ConversationAgent:
         self, session: SessionState, say: _Reply, command: Command, argument: str | None
     ) -> None:
         if command == "abandon":
-            self._move(session, State.abandoned, "user", "the user abandoned the session")
+            await self._move(session, State.abandoned, "user", "the user abandoned the session")
             say("Session abandoned. Nothing more will be converted.")
         elif command == "choose":
             await self._choose(session, say, argument)
         elif command == "preview":
             if session.state in (State.collecting_metadata, State.ready, State.improving):
                 if session.state is State.ready:
-                    self._move(session, State.collecting_metadata, "user", "preview again")
+                    await self._move(session, State.collecting_metadata, "user", "preview again")
                 await self._preview(session, say)
             else:
                 say(self._not_now(session, State.previewing))
@@ -368,7 +373,7 @@ class ConversationAgent:
                 say(self._not_now(session, State.converting))
         elif command == "accept":
             if self.workflow.explain(session, State.accepted) is None:
-                self._move(session, State.accepted, "user", "the user accepted the file")
+                await self._move(session, State.accepted, "user", "the user accepted the file")
                 say(f"Accepted. Your DANDI-ready file: {session.output.nwb_path if session.output else ''}")
             else:
                 say(self._not_now(session, State.accepted))
@@ -393,7 +398,7 @@ class ConversationAgent:
             return
         session.selected_units = [chosen]
         session.format_choice_pending = False
-        self._move(session, State.detected, "user", "the user chose a reader", chosen.interface)
+        await self._move(session, State.detected, "user", "the user chose a reader", chosen.interface)
         say(f"Using {chosen.interface}.")
         await self._collect(session, say)
 
@@ -416,9 +421,9 @@ class ConversationAgent:
         if why is not None:
             say(f"I can't improve now: {why}.")
             return
-        self._move(session, State.improving, "user", "the user asked to improve the file")
+        await self._move(session, State.improving, "user", "the user asked to improve the file")
         limit = self.workflow.max_improve_rounds
-        self._move(session, State.collecting_metadata, NAME, "improve by changing metadata")
+        await self._move(session, State.collecting_metadata, NAME, "improve by changing metadata")
         say(
             f"Improvement round {session.improve_rounds} of {limit}. "
             + (_ask(session) or "Tell me what to change.")
@@ -427,7 +432,7 @@ class ConversationAgent:
     async def _after_new_metadata(self, session: SessionState, say: _Reply) -> None:
         """New answers: re-check in collecting_metadata; from ready or a finished file, re-open the loop."""
         if session.state is State.ready:
-            self._move(session, State.collecting_metadata, "user", "the user changed metadata")
+            await self._move(session, State.collecting_metadata, "user", "the user changed metadata")
         elif session.state in (State.passed, State.passed_with_issues, State.failed):
             await self._improve(session, say)
             if session.state is not State.collecting_metadata:
@@ -499,8 +504,12 @@ class ConversationAgent:
             session_id=session.id, sender=NAME, target=target, action=action, payload=payload, result=result
         )
 
-    def _move(self, session: SessionState, to: State, actor: str, reason: str, input: Any = None) -> None:
+    async def _move(
+        self, session: SessionState, to: State, actor: str, reason: str, input: Any = None
+    ) -> None:
+        """Take a workflow step and persist it at once: a crash mid-turn must not lose a step taken."""
         self.workflow.transition(session, to, actor=actor, reason=reason, input=input)
+        await asyncio.to_thread(self.store.save, session)
         self.bus.publish(
             Message(
                 session_id=session.id,
@@ -526,16 +535,14 @@ class ConversationAgent:
     async def _turn(self, message: Message, user_text: str, run: Any) -> Turn:
         lock = self._locks.setdefault(message.session_id, asyncio.Lock())
         async with lock:
-            session = self.store.get(message.session_id)
+            session = await asyncio.to_thread(self.store.get, message.session_id)
             fixes_before = len(session.auto_fixes)
             session.chat.append(ChatTurn(role="user", text=user_text))
-            say = _Reply(self.bus, session.id)
+            say = _Reply(self.bus, session)
             try:
                 await run(session, say)
             finally:
-                for line in say.lines:
-                    session.chat.append(ChatTurn(role="assistant", text=line, agent=NAME))
-                self.store.save(session)
+                await asyncio.to_thread(self.store.save, session)
             return Turn(
                 session_id=session.id,
                 state=session.state,

@@ -30,10 +30,11 @@ async def events(websocket: WebSocket, session_id: str) -> None:
         stored = await asyncio.to_thread(svc.store.token_hash, session_id)
     except SessionNotFound:
         stored = None
+    await websocket.accept()
     if not token_matches(token, stored):
+        # Accept-then-close so the client reads a "not found" code, the WebSocket twin of the REST 404.
         await websocket.close(code=4404, reason="No session with this id is available to you.")
         return
-    await websocket.accept()
     queue = svc.hub.subscribe(session_id)
     try:
         await websocket.send_json({"type": "snapshot", "payload": await _snapshot(svc, session_id)})
