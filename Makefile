@@ -50,6 +50,7 @@ test: services lint typecheck unit
 bench: install
 	$(PY) bench/detect.py
 	$(PY) bench/conversation.py
+	$(PY) bench/health.py
 
 # Re-resolve the lock after changing dependencies in pyproject.toml.
 lock:

@@ -39,6 +39,17 @@ SAMPLES = {"neuropixels": "Synthetic Neuropixels 1.0 SpikeGLX run (10 s, 385 cha
 _PROGRESS_DB_INTERVAL_S = 1.0
 
 
+def _warm_imports() -> None:
+    """Detection, metadata reading and inspection run in this process: pay their imports (seconds) at
+    start-up rather than in the first user's first request."""
+    import neuroconv.datainterfaces  # noqa: F401
+    import nwbinspector  # noqa: F401
+
+    from nwbagent.formats import registry
+
+    registry.covered_interface_names()
+
+
 class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -89,6 +100,7 @@ class Service:
     async def start(self) -> None:
         self.hub.start(asyncio.get_running_loop())
         await asyncio.to_thread(self.ensure_samples)
+        await asyncio.to_thread(_warm_imports)
 
     async def stop(self) -> None:
         for task in list(self._turns.values()):
