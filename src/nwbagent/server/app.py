@@ -102,15 +102,8 @@ async def _expire_idle(svc: Service) -> None:
     while True:
         await asyncio.sleep(_SWEEP_EVERY_S)
         try:
-            idle = await asyncio.to_thread(
-                svc.store.idle_ids, timedelta(hours=svc.settings.session_idle_hours)
-            )
-            for session_id in idle:
-                if svc.busy(session_id):
-                    continue
-                svc.cancel(session_id)
-                await asyncio.to_thread(svc.delete_files, session_id)
-                await asyncio.to_thread(svc.store.delete, session_id)
+            limit = timedelta(hours=svc.settings.session_idle_hours)
+            for session_id in await asyncio.to_thread(svc.expire_idle, limit):
                 log.info("expired idle session %s", session_id)
         except Exception:
             log.exception("idle-session sweep failed")

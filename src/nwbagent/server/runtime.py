@@ -12,6 +12,7 @@ import logging
 import shutil
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +215,18 @@ class Service:
         if job is None or job.status not in ("queued", "running"):
             return False
         return self.executor.cancel(job.id)
+
+    def expire_idle(self, older_than: timedelta) -> list[str]:
+        """Remove sessions nobody touched for ``older_than``, with their files; busy ones are kept."""
+        removed = []
+        for session_id in self.store.idle_ids(older_than):
+            if self.busy(session_id):
+                continue
+            self.cancel(session_id)
+            self.delete_files(session_id)
+            self.store.delete(session_id)
+            removed.append(session_id)
+        return removed
 
     def delete_files(self, session_id: str) -> None:
         shutil.rmtree(self.session_dir(session_id), ignore_errors=True)
