@@ -41,9 +41,11 @@ typecheck: install
 unit: install
 	$(VENV)/bin/pytest -q
 
-# PostgreSQL and Redis for the store and rate-limit tests: installed (apt, as root) and started when absent.
+# PostgreSQL and Redis (store and rate-limit tests) and poppler-utils (PDF reports): installed with apt as
+# root and started when absent, skipped when present.
 services:
 	bash scripts/ensure-services.sh
+	bash scripts/ensure-tools.sh
 
 test: services lint typecheck unit
 
