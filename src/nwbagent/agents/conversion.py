@@ -35,10 +35,8 @@ NAME = CONVERSION
 Runner = Callable[[Message, ConvertRequest, Callable[[dict[str, Any]], None]], ConvertReply]
 
 
-def run_here(
-    message: Message, request: ConvertRequest, progress: Callable[[dict[str, Any]], None]
-) -> ConvertReply:
-    """The in-process runner: the conversion runs in the bus's worker thread."""
+def convert_request(request: ConvertRequest, progress: Callable[[dict[str, Any]], None]) -> ConvertReply:
+    """Run one ConvertRequest in this process; progress goes out as plain dicts (JSON-able, picklable)."""
 
     def on_progress(p: Progress) -> None:
         progress({**p.to_dict(), "stub": request.stub})
@@ -55,6 +53,13 @@ def run_here(
         inspect=False,
     )
     return ConvertReply(outputs=outputs)
+
+
+def run_here(
+    message: Message, request: ConvertRequest, progress: Callable[[dict[str, Any]], None]
+) -> ConvertReply:
+    """The in-process runner: the conversion runs in the bus's worker thread."""
+    return convert_request(request, progress)
 
 
 class ConversionAgent:

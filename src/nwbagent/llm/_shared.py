@@ -15,7 +15,7 @@ import jsonschema
 import jsonschema.exceptions
 import jsonschema.validators
 
-from nwbagent.llm.base import ChatMessage, LLMError, Usage
+from nwbagent.llm.base import ChatMessage, LLMError, LLMResult, Usage
 from nwbagent.llm.pricing import cost_usd
 
 log = logging.getLogger("nwbagent.llm")
@@ -111,3 +111,49 @@ def log_call(provider: str, model: str, operation: str, tally: Tally, outcome: s
             "outcome": outcome,
         },
     )
+
+
+class SdkProvider:
+    """What both SDK providers share: accounting, logging and error usage around one completion.
+
+    Subclasses implement the wire format: ``_complete_text`` and ``_complete_structured`` (which validates
+    against the schema and re-asks once).
+    """
+
+    name: str
+    model: str
+
+    def complete(
+        self,
+        messages: list[ChatMessage],
+        output_schema: dict[str, Any] | None = None,
+        *,
+        operation: str = "chat",
+    ) -> LLMResult:
+        tally = Tally(self.model)
+        try:
+            if output_schema is None:
+                text, data = self._complete_text(messages, operation, tally), None
+            else:
+                text, data = self._complete_structured(messages, output_schema, operation, tally)
+        except LLMError as err:
+            err.usage = tally.usage
+            log_call(self.name, self.model, operation, tally, err.kind)
+            raise
+        log_call(self.name, self.model, operation, tally, "ok")
+        return LLMResult(
+            provider=self.name,
+            model=self.model,
+            text=text,
+            data=data,
+            usage=tally.usage,
+            duration_s=tally.duration_s,
+        )
+
+    def _complete_text(self, messages: list[ChatMessage], operation: str, tally: Tally) -> str:
+        raise NotImplementedError
+
+    def _complete_structured(
+        self, messages: list[ChatMessage], schema: dict[str, Any], operation: str, tally: Tally
+    ) -> tuple[str, dict[str, Any]]:
+        raise NotImplementedError

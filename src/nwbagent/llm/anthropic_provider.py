@@ -17,14 +17,14 @@ import anthropic
 from anthropic.types import Message, RedactedThinkingBlock, TextBlock, ThinkingBlock, ToolUseBlock
 
 from nwbagent.llm._shared import (
+    SdkProvider,
     Tally,
     check_output_schema,
-    log_call,
     schema_label,
     schema_problems,
     split_system,
 )
-from nwbagent.llm.base import ChatMessage, LLMError, LLMResult
+from nwbagent.llm.base import ChatMessage, LLMError
 from nwbagent.llm.retry import Failure, RetryPolicy, call_with_retries, failure_for_status
 
 log = logging.getLogger("nwbagent.llm")
@@ -85,7 +85,7 @@ def _tool_input(message: Message, schema: dict[str, Any]) -> tuple[dict[str, Any
     return dict(data), None
 
 
-class AnthropicProvider:
+class AnthropicProvider(SdkProvider):
     name: str = "anthropic"
 
     def __init__(
@@ -110,33 +110,6 @@ class AnthropicProvider:
 
     def __repr__(self) -> str:
         return f"AnthropicProvider(model={self.model!r}, base_url={self._endpoint!r})"
-
-    def complete(
-        self,
-        messages: list[ChatMessage],
-        output_schema: dict[str, Any] | None = None,
-        *,
-        operation: str = "chat",
-    ) -> LLMResult:
-        tally = Tally(self.model)
-        try:
-            if output_schema is None:
-                text, data = self._complete_text(messages, operation, tally), None
-            else:
-                text, data = self._complete_structured(messages, output_schema, operation, tally)
-        except LLMError as err:
-            err.usage = tally.usage
-            log_call(self.name, self.model, operation, tally, err.kind)
-            raise
-        log_call(self.name, self.model, operation, tally, "ok")
-        return LLMResult(
-            provider=self.name,
-            model=self.model,
-            text=text,
-            data=data,
-            usage=tally.usage,
-            duration_s=tally.duration_s,
-        )
 
     def _send(self, params: dict[str, Any], operation: str, tally: Tally) -> Message:
         try:

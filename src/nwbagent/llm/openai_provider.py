@@ -16,8 +16,14 @@ from typing import Any, cast
 import openai
 from openai.types.chat import ChatCompletion
 
-from nwbagent.llm._shared import Tally, check_output_schema, log_call, schema_label, schema_problems
-from nwbagent.llm.base import ChatMessage, LLMError, LLMResult
+from nwbagent.llm._shared import (
+    SdkProvider,
+    Tally,
+    check_output_schema,
+    schema_label,
+    schema_problems,
+)
+from nwbagent.llm.base import ChatMessage, LLMError
 from nwbagent.llm.retry import Failure, RetryPolicy, call_with_retries, failure_for_status
 
 log = logging.getLogger("nwbagent.llm")
@@ -86,7 +92,7 @@ def _with_schema_prompt(conversation: list[dict[str, Any]], schema: dict[str, An
     return [{"role": "system", "content": instruction}, *conversation]
 
 
-class OpenAIProvider:
+class OpenAIProvider(SdkProvider):
     name: str = "openai"
 
     def __init__(
@@ -109,33 +115,6 @@ class OpenAIProvider:
 
     def __repr__(self) -> str:
         return f"OpenAIProvider(model={self.model!r}, base_url={self._endpoint!r})"
-
-    def complete(
-        self,
-        messages: list[ChatMessage],
-        output_schema: dict[str, Any] | None = None,
-        *,
-        operation: str = "chat",
-    ) -> LLMResult:
-        tally = Tally(self.model)
-        try:
-            if output_schema is None:
-                text, data = self._complete_text(messages, operation, tally), None
-            else:
-                text, data = self._complete_structured(messages, output_schema, operation, tally)
-        except LLMError as err:
-            err.usage = tally.usage
-            log_call(self.name, self.model, operation, tally, err.kind)
-            raise
-        log_call(self.name, self.model, operation, tally, "ok")
-        return LLMResult(
-            provider=self.name,
-            model=self.model,
-            text=text,
-            data=data,
-            usage=tally.usage,
-            duration_s=tally.duration_s,
-        )
 
     def _send(
         self,

@@ -42,39 +42,28 @@ class JobCancelled(Exception):
 
 def run_conversion_job(request: dict[str, Any], progress: ProgressSink) -> dict[str, Any]:
     """Convert in this process; never raises for an expected failure, returns a ``JobOutcome`` dump."""
-    from nwbagent.agents.contracts import ConvertReply, ConvertRequest
-    from nwbagent.convert import Progress, convert_units
+    from nwbagent.agents.contracts import ConvertRequest
+    from nwbagent.agents.conversion import convert_request
 
     parsed = ConvertRequest.model_validate(request)
     cancelled = False
 
-    def on_progress(p: Progress) -> None:
+    def sink(event: dict[str, Any]) -> None:
         nonlocal cancelled
         try:
-            progress({**p.to_dict(), "stub": parsed.stub})
+            progress(event)
         except JobCancelled:
             cancelled = True
             raise
 
     try:
-        outputs = convert_units(
-            parsed.units,
-            parsed.source,
-            parsed.output_dir,
-            layers=parsed.layers,
-            stub=parsed.stub,
-            backend=parsed.backend,
-            overwrite=parsed.overwrite,
-            progress=on_progress,
-            inspect=False,
-        )
+        reply = convert_request(parsed, sink)
     except JobCancelled:
         return JobOutcome(status="cancelled").model_dump(mode="json")
     except Exception as exc:
         if cancelled:  # the write wrapped JobCancelled; its temporary file is already removed
             return JobOutcome(status="cancelled").model_dump(mode="json")
         return _failed(exc)
-    reply = ConvertReply(outputs=outputs)
     return JobOutcome(status="succeeded", reply=reply.model_dump(mode="json")).model_dump(mode="json")
 
 

@@ -46,6 +46,7 @@ PRELOAD = [
     "nwbagent.server.executors.local",  # the worker entry point, unpickled in every job
     "nwbagent.server.jobs",
     "nwbagent.agents.contracts",  # ConvertRequest: imports the whole pipeline (~2 s on its own)
+    "nwbagent.agents.conversion",  # convert_request, what every job runs
     "nwbagent.convert",
     "neuroconv",
     "neuroconv.datainterfaces",
