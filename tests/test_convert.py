@@ -69,6 +69,9 @@ def test_full_spikeglx_conversion_is_dandi_ready(spikeglx_dir: Path, tmp_path: P
         series = f.acquisition["ElectricalSeriesAP"]
         assert series.data.shape == (1000, 384)
         assert set(f.electrodes["location"][:]) == {"CA1"}
+        # The probe's contact positions from the .meta geometry survive into the electrodes table.
+        xs, ys = f.electrodes["rel_x"][:], f.electrodes["rel_y"][:]
+        assert len(set(zip(xs, ys, strict=True))) == 384 and max(ys) > 0
         # The probe's description restates its model entry from the .meta (NP2010, serial).
         assert all(d.description for d in f.devices.values())
         assert any("19122510362" in d.description for d in f.devices.values())

@@ -124,7 +124,17 @@ def test_sample_conversion_end_to_end_with_events(server: Server, client: Client
     assert r.status_code == 200 and r.json()["state"] == "accepted"
 
     results = client.http.get(f"/api/sessions/{sid}/results").json()
-    assert set(results["files"]) == {"nwb", "recipe", "metadata"}
+    reports = {"report-html", "report-pdf", "report-json", "report-text"}
+    assert set(results["files"]) == {"nwb", "recipe", "metadata"} | reports
+    assert client.http.get(results["files"]["report-pdf"]["url"]).content[:5] == b"%PDF-"
+    report = client.http.get(results["files"]["report-json"]["url"]).json()
+    # The report carries the session's workflow trace, as the agents lived it.
+    assert [t["to_state"] for t in report["trace"]][:3] == [
+        "files_received",
+        "detected",
+        "collecting_metadata",
+    ]
+    assert report["verdict"]["verdict"] == results["verdict"]
     body = client.http.get(results["files"]["nwb"]["url"]).content
     assert len(body) == results["files"]["nwb"]["size"]
     with h5py.File(io.BytesIO(body), "r") as f:

@@ -217,6 +217,82 @@ def inspect_cmd(path: Path, as_json: bool, stub: bool) -> None:
         sys.exit(EXIT_FAILED_VERDICT)
 
 
+@main.command("report")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "pdf", "json", "text"]),
+    help="Write only this rendering (json/text go to stdout unless -o is given). Default: all four.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(path_type=Path),
+    help="Output stem (OUT → OUT.report.html, …), a folder, or with --format the exact file to write.",
+)
+@click.option("--title", help="Report title (default: 'Conversion report: FILE').")
+@click.option("--stub", is_flag=True, help="The file is a stub preview: label stub-only false positives.")
+@click.option("--no-plots", is_flag=True, help="Leave out the plots (faster; no matplotlib).")
+@click.option("--json", "as_json", is_flag=True, help="Print the written paths and timings as JSON.")
+@_friendly
+def report_cmd(
+    path: Path,
+    fmt: str | None,
+    output: Path | None,
+    title: str | None,
+    stub: bool,
+    no_plots: bool,
+    as_json: bool,
+) -> None:
+    """Write the conversion report of an NWB file (any NWB file; sidecars beside it add provenance).
+
+    Exits 0 whatever the verdict: the report states it. Exit 2 when the file cannot be read as NWB.
+    """
+    import time
+
+    from nwbagent.inspect import inspect_nwb
+    from nwbagent.report import build_report, report_stem, write_reports
+    from nwbagent.report.write import EXTENSIONS, render, write_report
+
+    started = time.monotonic()
+    inspection = inspect_nwb(path, stub=True) if stub else None
+    report = build_report(path, inspection=inspection, title=title, plots=not no_plots)
+    timings: dict[str, float] = {"collect": round(time.monotonic() - started, 3)}
+    if fmt in ("json", "text") and output is None and not as_json:
+        sys.stdout.write(render(report, fmt).decode())
+        return
+    stem = report_stem(path.expanduser().resolve())
+    if output is not None:
+        output = output.expanduser()
+        stem = output / stem.name if output.is_dir() else output
+    written: dict[str, Path]
+    if fmt is not None and output is not None and output.suffix == f".{EXTENSIONS[fmt]}":
+        begun = time.monotonic()
+        written = {fmt: write_report(report, output, fmt)}
+        timings[fmt] = round(time.monotonic() - begun, 3)
+    else:
+        if output is not None and stem.suffix in {f".{e}" for e in EXTENSIONS.values()}:
+            stem = stem.with_suffix("")
+        formats = [fmt] if fmt else ["html", "pdf", "json", "text"]
+        written = write_reports(report, stem, formats, timings=timings)
+    if as_json:
+        _print_json(
+            {
+                "verdict": report.verdict.verdict,
+                "dandi_ready": report.verdict.dandi_ready,
+                "written": {k: str(v) for k, v in written.items()},
+                "seconds": timings,
+            }
+        )
+        return
+    ready = "DANDI-ready" if report.verdict.dandi_ready else "not DANDI-ready"
+    click.echo(f"{path}: {report.verdict.verdict} ({ready}); collected in {timings['collect']:.2f} s")
+    for kind, out in written.items():
+        click.echo(f"  {kind:<4}  {out}  ({timings.get(kind, 0.0):.2f} s)")
+
+
 @main.command("check-metadata")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the machine-readable issues.")

@@ -11,11 +11,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from nwbagent.agents.state import Question
+from nwbagent.agents.state import Question, TraceEntry
 from nwbagent.convert import ConversionOutput
 from nwbagent.formats.model import DetectionResult, Unit
 from nwbagent.inspect import InspectionResult
 from nwbagent.inspect.model import Finding
+from nwbagent.llm.base import Usage
 from nwbagent.metadata.check import MetadataIssue
 from nwbagent.metadata.schema import SessionMetadata
 
@@ -80,3 +81,20 @@ class InspectReply(BaseModel):
     inspection: InspectionResult
     questions: list[Question] = Field(description="Findings a metadata answer would fix")
     data_findings: list[Finding] = Field(description="Findings about the data itself, reported as they are")
+
+
+class ReportRequest(BaseModel):
+    """What a report needs beyond the file: how it was inspected, and how the session got there."""
+
+    nwb_path: str
+    inspection: InspectionResult | None = None
+    source: str | None = None
+    units: list[Unit] = Field(default_factory=list)
+    trace: list[TraceEntry] = Field(default_factory=list)
+    usage: Usage | None = None
+    provider: str = "rules"
+    model: str = ""
+
+
+class ReportReply(BaseModel):
+    files: dict[str, str] = Field(description="format -> path of the written report")

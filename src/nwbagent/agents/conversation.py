@@ -336,6 +336,7 @@ class ConversationAgent:
         )
         size = Path(out.nwb).stat().st_size / 1e6
         say(f"Wrote {out.nwb} ({size:.1f} MB): {result.verdict} ({_counts(result.counts)}).")
+        await self._write_report(session, say, result)
         for finding in inspected.data_findings[:5]:
             say(f"• {finding.importance}: {finding.message} Fix: {finding.fix}")
         if target is State.failed:
@@ -346,6 +347,30 @@ class ConversationAgent:
             )
         else:
             say("Say 'accept' to keep it, 'improve' to fix the remaining issues, or 'abandon'.")
+
+    async def _write_report(self, session: SessionState, say: _Reply, inspection: Any) -> None:
+        """Reports (HTML, PDF, JSON, text) with this session's trace and LLM usage, next to the file.
+
+        A report that cannot be made is said, never fatal: the NWB file is the product.
+        """
+        if session.output is None:
+            return
+        request = api.ReportRequest(
+            nwb_path=session.output.nwb_path,
+            inspection=inspection,
+            source=session.source_paths[0] if session.source_paths else None,
+            units=session.selected_units,
+            trace=session.trace,
+            usage=session.usage,
+            provider=self.provider.name,
+            model=self.provider.model,
+        )
+        try:
+            reply = await self._call(session, api.EVALUATION, "report", request, api.ReportReply)
+        except BusError as exc:
+            say(f"The report could not be written: {_error_text(exc)}")
+            return
+        say("Reports: " + ", ".join(sorted(reply.files)) + f" next to {Path(session.output.nwb_path).name}.")
 
     async def _command(
         self, session: SessionState, say: _Reply, command: Command, argument: str | None

@@ -17,6 +17,8 @@ from nwbagent.agents.contracts import (
     CheckMetadataRequest,
     InspectReply,
     InspectRequest,
+    ReportReply,
+    ReportRequest,
 )
 from nwbagent.agents.messages import Message
 from nwbagent.agents.state import Question
@@ -78,6 +80,7 @@ class EvaluationAgent:
                     blocking=True,
                 ),
                 Action("inspect", InspectRequest, InspectReply, self.inspect, blocking=True),
+                Action("report", ReportRequest, ReportReply, self.report, blocking=True),
             ],
         )
 
@@ -99,3 +102,22 @@ class EvaluationAgent:
             else:
                 data.append(finding)
         return InspectReply(inspection=result, questions=_dedupe(questions), data_findings=data)
+
+    def report(self, message: Message, request: ReportRequest) -> ReportReply:
+        """HTML, PDF, JSON and text reports next to the NWB file, with the session's trace and LLM usage."""
+        from nwbagent.report import build_report, write_reports
+
+        usage = None
+        if request.usage is not None:
+            usage = {**request.usage.model_dump(), "provider": request.provider, "model": request.model}
+        nwb = Path(request.nwb_path)
+        report = build_report(
+            nwb,
+            inspection=request.inspection,
+            source_folder=Path(request.source) if request.source else None,
+            units=request.units,
+            trace=[entry.model_dump(mode="json") for entry in request.trace],
+            usage=usage,
+        )
+        written = write_reports(report, nwb.with_suffix(""))
+        return ReportReply(files={fmt: str(path) for fmt, path in written.items()})

@@ -58,6 +58,9 @@ class ConversionOutput(BaseModel):
     size_bytes: int
     seconds: float
     stub: bool
+    reports: dict[str, str] = Field(
+        default_factory=dict, description="Conversion report files by format (html, pdf, json, text)"
+    )
 
 
 def select_units(
@@ -264,6 +267,7 @@ def _plan(
     metadata = to_neuroconv(session, base)
     _unique_series_names(metadata)
     apply_brain_region(session, pipe.data_interface_objects.values())
+    _keep_probe_positions(pipe)
     name = _output_name(session, session_root)
     if stub:
         name = name[: -len(".nwb")] + "_stub.nwb"
@@ -308,10 +312,12 @@ def _run(
     meta_path = final.with_suffix(".metadata.json")
     _write_json_atomic(meta_path, plan.session.provenance())
     result: InspectionResult | None = None
+    reports: dict[str, str] = {}
     if inspect:
         if progress:
             progress(tracker.snapshot("inspecting"))
         result = inspect_nwb(final, stub=plan.stub)
+        reports = _write_reports(plan, final, result, warnings)
     size = _size(final)
     return ConversionOutput(
         nwb=str(final),
@@ -324,7 +330,31 @@ def _run(
         size_bytes=size,
         seconds=round(time.monotonic() - started, 2),
         stub=plan.stub,
+        reports=reports,
     )
+
+
+def _write_reports(plan: _Plan, final: Path, result: InspectionResult, warnings: list[str]) -> dict[str, str]:
+    """Write the four report renderings beside the file. A report is a view of a finished, good file: if it
+    cannot be made, the conversion still succeeded, so the failure becomes a warning, not an error."""
+    from nwbagent.report import build_report, report_stem, write_reports
+
+    def failed(fmt: str, exc: Exception) -> None:
+        warnings.append(f"The {fmt} report could not be written ({type(exc).__name__}: {exc}).")
+
+    try:
+        report = build_report(
+            final,
+            inspection=result,
+            provenance=plan.session.provenance(),
+            source_folder=plan.source,
+            units=plan.units,
+        )
+        written = write_reports(report, report_stem(final), on_error=failed)
+    except Exception as exc:
+        warnings.append(f"The conversion report could not be made ({type(exc).__name__}: {exc}).")
+        return {}
+    return {fmt: str(path) for fmt, path in written.items()}
 
 
 def _interface_class(name: str) -> Any:
@@ -434,6 +464,18 @@ def _unique_series_names(metadata: dict[str, Any]) -> None:
             name = f"ElectricalSeries{suffix}"
             entry["name"] = name
         seen.add(name)
+
+
+def _keep_probe_positions(pipe: Any) -> None:
+    """Carry contact positions into the electrodes table (rel_x, rel_y).
+
+    SpikeInterface 0.105 keeps a probe's geometry in its ``contact_vector``; NeuroConv 0.10.2 only writes
+    positions from a ``location`` channel property, so without this a Neuropixels file loses its probe layout.
+    """
+    for iface in pipe.data_interface_objects.values():
+        rec = getattr(iface, "recording_extractor", None)
+        if rec is not None and rec.has_probe() and "location" not in rec.get_property_keys():
+            rec.set_property("location", rec.get_channel_locations())
 
 
 def _output_name(session: SessionMetadata, session_root: Path) -> str:

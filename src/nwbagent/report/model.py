@@ -155,3 +155,8 @@ class Report(BaseModel):
     llm: LlmUsage | None = None
     versions: dict[str, str] = Field(default_factory=dict, description="nwbagent, neuroconv, pynwb, ...")
     plots: list[Plot] = Field(default_factory=list)
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What the report could not do or check (plots that failed, unhashed or missing source "
+        "files, validation skipped), one plain sentence each",
+    )

@@ -37,7 +37,15 @@ from nwbagent.server.uploads import UploadLimits, dir_size, receive_multipart, r
 router = APIRouter(prefix="/api")
 
 Action = Literal["preview", "convert", "accept", "improve", "abandon", "retry", "cancel", "choose"]
-DOWNLOADS = {"nwb": "", "recipe": ".neuroconv.yml", "metadata": ".metadata.json"}
+DOWNLOADS = {
+    "nwb": "",
+    "recipe": ".neuroconv.yml",
+    "metadata": ".metadata.json",
+    "report-html": ".report.html",
+    "report-pdf": ".report.pdf",
+    "report-json": ".report.json",
+    "report-text": ".report.txt",
+}
 _FINISHED = {State.passed, State.passed_with_issues, State.failed, State.accepted}
 
 
@@ -333,7 +341,7 @@ async def results(session_id: SessionId, svc: ServiceDep) -> dict[str, Any]:
 
 @router.get("/sessions/{session_id}/download/{kind}")
 async def download(
-    kind: Literal["nwb", "recipe", "metadata"],
+    kind: Literal["nwb", "recipe", "metadata", "report-html", "report-pdf", "report-json", "report-text"],
     session_id: SessionId,
     svc: ServiceDep,
 ) -> FileResponse:
