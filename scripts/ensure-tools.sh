@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System tools the tests use, installed from Debian's packages when missing (as root), skipped when present:
-#   pdftoppm, pdftotext (poppler-utils) render report PDFs to images and text.
+#   pdftoppm, pdftotext (poppler-utils) render report PDFs to images and text;
+#   chromium (+ chromium-driver) runs the end-to-end browser tests, driven by Playwright.
 # Quiet when everything is there; a clear message and exit 1 when something cannot be installed.
 set -euo pipefail
 
@@ -8,6 +9,8 @@ say() { echo "ensure-tools: $*" >&2; }
 
 missing=()
 command -v pdftoppm >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -7,10 +7,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nwbagent import __version__
@@ -90,9 +92,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _error(exc.status_code, "http_error", str(exc.detail))
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def index() -> str:
-        return _INDEX
+    web = Path(__file__).resolve().parent.parent / "web"
+    app.mount("/static", StaticFiles(directory=web), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def chat_page() -> FileResponse:
+        return FileResponse(web / "index.html", headers=_PAGE_HEADERS)
+
+    @app.get("/guided", include_in_schema=False)
+    async def guided_page() -> FileResponse:
+        return FileResponse(web / "guided.html", headers=_PAGE_HEADERS)
 
     return app
 
@@ -116,12 +125,12 @@ def serve(settings: Settings | None = None) -> None:
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
 
-_INDEX = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>nwbagent</title></head>
-<body>
-<h1>nwbagent</h1>
-<p>The service is running. The REST and WebSocket API is documented at <a href="/docs">/docs</a>;
-the bundled sample recording is available with
-<code>POST /api/sessions/{id}/source {"sample": "neuropixels"}</code>.</p>
-</body></html>
-"""
+#: Pages load only their own scripts and styles: a Content-Security-Policy makes any injected markup inert.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
