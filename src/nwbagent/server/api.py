@@ -151,22 +151,24 @@ async def create_session(response: Response, svc: ServiceDep, owner: Caller) -> 
 @router.get("/sessions")
 async def list_sessions(request: Request, svc: ServiceDep, owner: Caller) -> list[dict[str, Any]]:
     """The caller's own sessions: those whose token it presents (cookies) or, with API keys, its key's."""
-    ids: list[str] = []
-    for name, token in request.cookies.items():
-        if name.startswith("nwbagent_"):
-            sid = name[len("nwbagent_") :]
+    cookies = {k[len("nwbagent_") :]: v for k, v in request.cookies.items() if k.startswith("nwbagent_")}
+
+    def own() -> list[dict[str, Any]]:
+        ids: list[str] = []
+        for sid, token in cookies.items():
             try:
                 if token_matches(token, svc.store.token_hash(sid)):
                     ids.append(sid)
             except SessionNotFound:
                 continue
-    if owner is not None:
-        ids.extend(i for i in svc.store.list_ids(owner=owner) if i not in ids)
-    out = []
-    for sid in ids:
-        s = await asyncio.to_thread(svc.store.get, sid)
-        out.append({"id": s.id, "state": s.state.value, "updated_at": s.updated_at.isoformat()})
-    return out
+        if owner is not None:
+            ids.extend(i for i in svc.store.list_ids(owner=owner) if i not in ids)
+        sessions = [svc.store.get(sid) for sid in ids]
+        return [
+            {"id": s.id, "state": s.state.value, "updated_at": s.updated_at.isoformat()} for s in sessions
+        ]
+
+    return await asyncio.to_thread(own)
 
 
 @router.get("/sessions/{session_id}")
@@ -177,7 +179,7 @@ async def get_session(session_id: SessionId, svc: ServiceDep) -> dict[str, Any]:
 
 @router.delete("/sessions/{session_id}", status_code=204)
 async def delete_session(session_id: SessionId, svc: ServiceDep) -> Response:
-    svc.cancel(session_id)
+    await asyncio.to_thread(svc.cancel, session_id)
     await asyncio.to_thread(svc.delete_files, session_id)
     await asyncio.to_thread(svc.store.delete, session_id)
     response = Response(status_code=204)
@@ -387,15 +389,15 @@ async def health(svc: ServiceDep) -> Response:
 async def admin_sessions(request: Request, svc: ServiceDep) -> list[dict[str, Any]]:
     admin = svc.settings.admin_token.get_secret_value() if svc.settings.admin_token else None
     require_admin(request, admin)
-    out = []
-    for sid in await asyncio.to_thread(svc.store.list_ids):
-        s = await asyncio.to_thread(svc.store.get, sid)
-        out.append(
-            {
-                "id": s.id,
-                "state": s.state.value,
-                "updated_at": s.updated_at.isoformat(),
-                "owner": svc.store.owner(sid),
-            }
-        )
-    return out
+
+    def listing() -> list[dict[str, Any]]:
+        out = []
+        for sid in svc.store.list_ids():
+            s = svc.store.get(sid)
+            owner = svc.store.owner(sid)
+            out.append(
+                {"id": s.id, "state": s.state.value, "updated_at": s.updated_at.isoformat(), "owner": owner}
+            )
+        return out
+
+    return await asyncio.to_thread(listing)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -159,8 +160,6 @@ class Service:
         running = [False]
 
         def on_progress(payload: dict[str, Any]) -> None:
-            import time
-
             if not running[0]:
                 running[0] = True
                 self.jobs.mark_running(spec.job_id)
