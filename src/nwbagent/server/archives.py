@@ -50,8 +50,8 @@ def archive_suffix(name: str) -> str | None:
 
 
 @dataclass
-class _Written:
-    """What an extraction created, so a rejection can remove exactly that and nothing else."""
+class Created:
+    """What an upload or an extraction created, so a rejection removes exactly that and nothing else."""
 
     files: list[Path] = field(default_factory=list)
     dirs: list[Path] = field(default_factory=list)
@@ -67,11 +67,13 @@ class _Written:
             self.dirs.append(d)
 
     def remove(self) -> None:
-        for f in self.files:
+        for f in reversed(self.files):
             f.unlink(missing_ok=True)
         for d in reversed(self.dirs):
             with contextlib.suppress(OSError):
                 d.rmdir()
+        self.files.clear()
+        self.dirs.clear()
 
 
 def copy_bounded(src: IO[bytes], dst: IO[bytes], limit: int, on_overflow: UploadRejected) -> tuple[int, str]:
@@ -107,7 +109,7 @@ class _Extraction:
         self.limits = limits
         self.budget = budget
         self.ratio_cap = limits.max_archive_ratio * max(archive.stat().st_size, 1)
-        self.written = _Written()
+        self.written = Created()
         self.saved: list[SavedFile] = []
         self.seen: dict[PurePosixPath, bool] = {}  # path -> is a folder
         self.count = 0

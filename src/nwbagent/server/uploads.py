@@ -13,7 +13,6 @@ and turns :class:`UploadRejected` into JSON ``{error, message, hint}``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import re
 import shutil
@@ -26,7 +25,7 @@ from typing import IO, TYPE_CHECKING
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from nwbagent.server.archives import archive_suffix, extract_archive
+from nwbagent.server.archives import Created, archive_suffix, extract_archive
 from nwbagent.server.paths import (
     MAX_PATH_BYTES,
     SavedFile,
@@ -130,8 +129,7 @@ class _Receiver:
         self.hasher = hashlib.sha256()
         self.current: tuple[PurePosixPath, Path] | None = None
         self.current_size = 0
-        self.created_files: list[Path] = []
-        self.created_dirs: list[Path] = []
+        self.created = Created()
         self.created_trees: list[Path] = []
         self.saved: list[SavedFile] = []
 
@@ -305,20 +303,13 @@ class _Receiver:
                 _EXISTS_HINT,
                 path=shown,
             ) from None
-        self.created_files.append(target)
+        self.created.files.append(target)
         self.current = (rel, target)
         self.hasher = hashlib.sha256()
         self.current_size = 0
 
     def mkdirs(self, path: Path) -> None:
-        missing: list[Path] = []
-        current = path
-        while not current.exists():
-            missing.append(current)
-            current = current.parent
-        for d in reversed(missing):
-            d.mkdir()
-            self.created_dirs.append(d)
+        self.created.mkdirs(path)
 
     def close(self) -> None:
         assert self.fh is not None and self.current is not None
@@ -336,13 +327,7 @@ class _Receiver:
                 self.fh = None
             for tree in reversed(self.created_trees):
                 shutil.rmtree(tree, ignore_errors=True)
-            for f in reversed(self.created_files):
-                f.unlink(missing_ok=True)
-            for d in reversed(self.created_dirs):
-                with contextlib.suppress(OSError):
-                    d.rmdir()
-            self.created_files.clear()
-            self.created_dirs.clear()
+            self.created.remove()
             self.created_trees.clear()
 
 
