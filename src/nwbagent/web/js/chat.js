@@ -634,7 +634,10 @@ async function uploadFiles(files) {
       },
     });
     const n = body && body.files ? body.files.length : items.length;
-    status.textContent = `Uploaded ${n} file${n === 1 ? "" : "s"}${body && body.total_bytes ? ` (${humanBytes(body.total_bytes)})` : ""}. The agents are looking at them.`;
+    const names = body && body.files ? body.files.map((f) => f.relative_path) : items.map((f) => f.name);
+    const shown = names.slice(0, 10).join(", ") + (names.length > 10 ? `, and ${names.length - 10} more` : "");
+    // File names are user data: textContent keeps them text, whatever characters they hold.
+    status.textContent = `Uploaded ${n} file${n === 1 ? "" : "s"}${body && body.total_bytes ? ` (${humanBytes(body.total_bytes)})` : ""}: ${shown}. The agents are looking at them.`;
     announce(status.textContent);
   });
   bar.hidden = true;

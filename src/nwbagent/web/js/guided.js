@@ -97,6 +97,7 @@ const app = {
   lastState: null,
   busy: "", // a request this page is waiting for
   uploadPercent: null,
+  uploaded: [],
   progress: { convert: null, preview: null },
   queue: null,
   milestone: 0,
@@ -424,6 +425,12 @@ function renderSource(step) {
     body.appendChild(h("p", { class: "g-help" }, "Files received; detecting the format…"));
   }
 
+  if (app.uploaded.length) {
+    // Names as the server stored them, rendered as text: a name is user data, never markup.
+    body.appendChild(h("p", { class: "g-help", id: "uploaded-files" },
+      `Uploaded: ${app.uploaded.slice(0, 10).join(", ")}${app.uploaded.length > 10 ? `, and ${app.uploaded.length - 10} more` : ""}`));
+  }
+
   // (a) the bundled sample
   const sampleName = (app.samples[0] && app.samples[0].name) || "neuropixels";
   const sampleText = (app.samples[0] && app.samples[0].description) || "";
@@ -508,6 +515,7 @@ async function uploadFiles(files) {
         if (pct >= lastMark + 25) { lastMark = pct - (pct % 25); announce(`Upload ${lastMark}% done.`); }
       },
     });
+    app.uploaded = out && out.files ? out.files.map((f) => f.relative_path) : files.map((f) => f.name);
     announce("Upload finished; detecting the format.");
     return out && out.turn ? out.turn : out;
   });
