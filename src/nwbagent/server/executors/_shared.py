@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nwbagent.server.executor_base import QueueEntry
-from nwbagent.server.jobs import JobSpec
+from nwbagent.server.jobs import JobOutcome, JobSpec
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,17 @@ class SlotLine:
                 for i, t in enumerate(self._waiting, start=1)
             ]
         return running + waiting
+
+    def run(self, ticket: Ticket, execute: Callable[[], JobOutcome]) -> JobOutcome:
+        """Wait for a slot, run ``execute`` unless the job was cancelled meanwhile, free the slot."""
+        if not self.acquire(ticket):
+            return JobOutcome(status="cancelled")
+        try:
+            if ticket.cancel_requested:
+                return JobOutcome(status="cancelled")
+            return execute()
+        finally:
+            self.release(ticket)
 
 
 class Throttle:

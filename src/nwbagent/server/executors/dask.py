@@ -142,14 +142,7 @@ class DaskExecutor:
                 },
             )
         ticket = _DaskTicket(spec)
-        if not self._line.acquire(ticket):
-            return JobOutcome(status="cancelled")
-        try:
-            if ticket.cancel_requested:
-                return JobOutcome(status="cancelled")
-            return self._execute(ticket, on_progress)
-        finally:
-            self._line.release(ticket)
+        return self._line.run(ticket, lambda: self._execute(ticket, on_progress))
 
     def cancel(self, job_id: str) -> bool:
         ticket, running = self._line.find(job_id)
