@@ -89,6 +89,28 @@ class Settings(BaseSettings):
         description="How long a chat request waits for the agents before answering 202 (then WebSocket)",
     )
 
+    # Observability and limits.
+    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics")
+    rate_limits_enabled: bool = Field(
+        default=True, description="Per-client request limits (429 when exceeded)"
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="limits storage URI; redis://127.0.0.1:6379/0 shares limits across instances",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="IPs/CIDRs whose X-Forwarded-For is believed (JSON list)"
+    )
+    limit_convert: str = Field(default="5/hour;20/day", description="Starting conversions")
+    limit_upload: str = Field(default="30/minute;100/day", description="Uploads")
+    limit_chat_llm: str = Field(default="30/minute;200/day", description="Chat when an LLM answers")
+    limit_chat: str = Field(default="60/minute", description="Chat with the rules provider")
+    limit_status: str = Field(default="100/minute", description="Status, results, metadata, validation")
+    limit_health: str = Field(default="1000/minute", description="Health")
+    max_websockets_per_client: int = Field(
+        default=10, description="Concurrent WebSocket connections per client"
+    )
+
     # Workflow.
     max_improve_rounds: int = Field(default=3, description="How many times a user may ask to improve a file")
     work_dir: str = Field(default="nwbagent-work", description="Where sessions keep their outputs")
