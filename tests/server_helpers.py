@@ -36,6 +36,8 @@ class Server:
             "NWBAGENT_PORT": str(self.port),
             "NWBAGENT_LLM_PROVIDER": "rules",
             "NWBAGENT_TURN_WAIT_S": "2",
+            # Tests poll far faster than any client should; test_ratelimit.py switches limits back on.
+            "NWBAGENT_RATE_LIMITS_ENABLED": "false",
             **(env or {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None

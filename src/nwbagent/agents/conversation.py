@@ -57,6 +57,12 @@ _COMMAND_WORDS: dict[str, Command] = {
 _CHOOSE = re.compile(r"^(?:use|choose|pick)\s+(\S+)$", re.IGNORECASE)
 
 
+def command_in(text: str) -> Command | None:
+    """The command a whole chat message stands for, if any (the service limits typed "convert" like the
+    button)."""
+    return _COMMAND_WORDS.get(text.strip().lower().rstrip(".!"))
+
+
 class StartRequest(BaseModel):
     source: str
     output_dir: str | None = None
@@ -147,7 +153,7 @@ class ConversationAgent:
     async def user_message(self, message: Message, request: UserMessageRequest) -> Turn:
         async def run(session: SessionState, say: _Reply) -> None:
             text = request.text.strip()
-            command = _COMMAND_WORDS.get(text.lower().rstrip(".!"))
+            command = command_in(text)
             choose = _CHOOSE.match(text)
             if command is not None:
                 await self._command(session, say, command, None)

@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from nwbagent import __version__
-from nwbagent.agents.conversation import Turn
+from nwbagent.agents.conversation import Turn, command_in
 from nwbagent.agents.state import SessionState, State
 from nwbagent.agents.store import SessionNotFound
 from nwbagent.metadata import metadata_json_schema
@@ -31,6 +31,7 @@ from nwbagent.server.auth import (
     require_admin,
     token_matches,
 )
+from nwbagent.server.ratelimit import LimitClass, enforce
 from nwbagent.server.runtime import SAMPLES, Service
 from nwbagent.server.uploads import UploadLimits, dir_size, receive_multipart, resolve_server_path
 
@@ -81,6 +82,45 @@ def session_id_for(session_id: str, request: Request, svc: ServiceDep, owner: Ca
 
 
 SessionId = Annotated[str, Depends(session_id_for)]
+
+
+# ---- rate limits: which class each endpoint counts against (see ratelimit.py) -------------------------
+
+
+def _limit(name: LimitClass) -> Any:
+    """A session endpoint's limit. Depends on ``SessionId``, so it counts only callers who proved access
+    and can key them by session; FastAPI resolves ``SessionId`` once per request either way."""
+
+    async def dependency(request: Request, owner: Caller, session_id: SessionId) -> None:
+        await enforce(request, name, owner=owner, session_id=session_id)
+
+    return Depends(dependency)
+
+
+def _open_limit(name: LimitClass) -> Any:
+    """The limit of an endpoint outside any session: keyed by API key when one is sent, else IP."""
+
+    async def dependency(request: Request) -> None:
+        await enforce(request, name)
+
+    return Depends(dependency)
+
+
+async def _chat_limit(request: Request, svc: ServiceDep, owner: Caller, session_id: SessionId) -> None:
+    """Chat answered by a language model costs money per message, so it has its own, tighter limit."""
+    name: LimitClass = "chat" if svc.provider.name == "rules" else "chat_llm"
+    await enforce(request, name, owner=owner, session_id=session_id)
+
+
+async def _action_limit(request: Request, action: Action, owner: Caller, session_id: SessionId) -> None:
+    """convert and retry start a full conversion; the other actions are what typing their word in the
+    chat does, and count as chat."""
+    name: LimitClass = "convert" if action in ("convert", "retry") else "chat"
+    await enforce(request, name, owner=owner, session_id=session_id)
+
+
+StatusLimit = _limit("status")
+UploadLimit = _limit("upload")
 
 
 # ---- models ------------------------------------------------------------------------------------------
@@ -137,7 +177,7 @@ def _turn_response(turn: Turn | None, session_id: str) -> Response:
 # ---- sessions -----------------------------------------------------------------------------------------
 
 
-@router.post("/sessions", status_code=201)
+@router.post("/sessions", status_code=201, dependencies=[_open_limit("status")])
 async def create_session(response: Response, svc: ServiceDep, owner: Caller) -> dict[str, Any]:
     """A new session and its token (also set as an httponly cookie). Keep the token: it is shown once."""
     token = new_token()
@@ -148,7 +188,7 @@ async def create_session(response: Response, svc: ServiceDep, owner: Caller) -> 
     return {"id": session.id, "token": token, "state": session.state.value}
 
 
-@router.get("/sessions")
+@router.get("/sessions", dependencies=[_open_limit("status")])
 async def list_sessions(request: Request, svc: ServiceDep, owner: Caller) -> list[dict[str, Any]]:
     """The caller's own sessions: those whose token it presents (cookies) or, with API keys, its key's."""
     cookies = {k[len("nwbagent_") :]: v for k, v in request.cookies.items() if k.startswith("nwbagent_")}
@@ -171,13 +211,13 @@ async def list_sessions(request: Request, svc: ServiceDep, owner: Caller) -> lis
     return await asyncio.to_thread(own)
 
 
-@router.get("/sessions/{session_id}")
+@router.get("/sessions/{session_id}", dependencies=[StatusLimit])
 async def get_session(session_id: SessionId, svc: ServiceDep) -> dict[str, Any]:
     session = await asyncio.to_thread(svc.store.get, session_id)
     return _summary(session, svc)
 
 
-@router.delete("/sessions/{session_id}", status_code=204)
+@router.delete("/sessions/{session_id}", status_code=204, dependencies=[StatusLimit])
 async def delete_session(session_id: SessionId, svc: ServiceDep) -> Response:
     await asyncio.to_thread(svc.cancel, session_id)
     await asyncio.to_thread(svc.delete_files, session_id)
@@ -190,7 +230,7 @@ async def delete_session(session_id: SessionId, svc: ServiceDep) -> Response:
 # ---- files and sources --------------------------------------------------------------------------------
 
 
-@router.post("/sessions/{session_id}/files", status_code=201)
+@router.post("/sessions/{session_id}/files", status_code=201, dependencies=[UploadLimit])
 async def upload_files(
     request: Request, session_id: SessionId, svc: ServiceDep, start: bool = False
 ) -> Response:
@@ -214,7 +254,7 @@ async def upload_files(
     return JSONResponse(body, status_code=201)
 
 
-@router.post("/sessions/{session_id}/source")
+@router.post("/sessions/{session_id}/source", dependencies=[UploadLimit])
 async def use_source(body: SourceIn, session_id: SessionId, svc: ServiceDep) -> Response:
     """Use the bundled sample or a server-side folder under NWBAGENT_DATA_ROOTS, then detect."""
     if body.sample is not None:
@@ -235,7 +275,7 @@ async def use_source(body: SourceIn, session_id: SessionId, svc: ServiceDep) -> 
     return _turn_response(await svc.turn(session_id, "start", {"source": str(source)}), session_id)
 
 
-@router.post("/sessions/{session_id}/start")
+@router.post("/sessions/{session_id}/start", dependencies=[UploadLimit])
 async def start_detection(session_id: SessionId, svc: ServiceDep) -> Response:
     """Detect what the uploaded files hold (after one or more uploads)."""
     uploads = svc.session_dir(session_id) / "uploads"
@@ -244,7 +284,7 @@ async def start_detection(session_id: SessionId, svc: ServiceDep) -> Response:
     return _turn_response(await svc.turn(session_id, "start", {"source": str(uploads)}), session_id)
 
 
-@router.get("/samples")
+@router.get("/samples", dependencies=[_open_limit("status")])
 async def samples() -> list[dict[str, str]]:
     return [{"name": name, "description": text} for name, text in SAMPLES.items()]
 
@@ -252,12 +292,17 @@ async def samples() -> list[dict[str, str]]:
 # ---- conversation, metadata, actions ------------------------------------------------------------------
 
 
-@router.post("/sessions/{session_id}/messages")
-async def post_message(body: MessageIn, session_id: SessionId, svc: ServiceDep) -> Response:
+@router.post("/sessions/{session_id}/messages", dependencies=[Depends(_chat_limit)])
+async def post_message(
+    request: Request, body: MessageIn, session_id: SessionId, svc: ServiceDep, owner: Caller
+) -> Response:
+    if command_in(body.text) in ("convert", "retry"):
+        # Typing "convert" starts the same conversion as the button: it must not dodge that limit.
+        await enforce(request, "convert", owner=owner, session_id=session_id)
     return _turn_response(await svc.turn(session_id, "user_message", {"text": body.text}), session_id)
 
 
-@router.get("/sessions/{session_id}/metadata")
+@router.get("/sessions/{session_id}/metadata", dependencies=[StatusLimit])
 async def get_metadata(session_id: SessionId, svc: ServiceDep) -> dict[str, Any]:
     session = await asyncio.to_thread(svc.store.get, session_id)
     merged = session.merged_metadata()
@@ -268,17 +313,17 @@ async def get_metadata(session_id: SessionId, svc: ServiceDep) -> dict[str, Any]
     }
 
 
-@router.patch("/sessions/{session_id}/metadata")
+@router.patch("/sessions/{session_id}/metadata", dependencies=[StatusLimit])
 async def patch_metadata(body: MetadataPatch, session_id: SessionId, svc: ServiceDep) -> Response:
     return _turn_response(await svc.turn(session_id, "set_metadata", {"fields": body.fields}), session_id)
 
 
-@router.get("/schema/metadata")
+@router.get("/schema/metadata", dependencies=[_open_limit("status")])
 async def schema() -> dict[str, Any]:
     return metadata_json_schema()
 
 
-@router.post("/sessions/{session_id}/actions/{action}")
+@router.post("/sessions/{session_id}/actions/{action}", dependencies=[Depends(_action_limit)])
 async def act(
     action: Action, session_id: SessionId, svc: ServiceDep, body: ActionIn | None = None
 ) -> Response:
@@ -289,7 +334,7 @@ async def act(
     return _turn_response(await svc.turn(session_id, "command", payload), session_id)
 
 
-@router.get("/sessions/{session_id}/status")
+@router.get("/sessions/{session_id}/status", dependencies=[StatusLimit])
 async def status(session_id: SessionId, svc: ServiceDep) -> dict[str, Any]:
     session = await asyncio.to_thread(svc.store.get, session_id)
     return {
@@ -303,7 +348,7 @@ async def status(session_id: SessionId, svc: ServiceDep) -> dict[str, Any]:
     }
 
 
-@router.get("/sessions/{session_id}/events/history")
+@router.get("/sessions/{session_id}/events/history", dependencies=[StatusLimit])
 async def event_history(session_id: SessionId, svc: ServiceDep, after: int = 0) -> list[dict[str, Any]]:
     events = await asyncio.to_thread(svc.events.since, session_id, after)
     return [e.model_dump(mode="json") for e in events]
@@ -321,7 +366,7 @@ def _final_file(session: SessionState, kind: str) -> Path | None:
     return path if path.is_file() else None
 
 
-@router.get("/sessions/{session_id}/results")
+@router.get("/sessions/{session_id}/results", dependencies=[StatusLimit])
 async def results(session_id: SessionId, svc: ServiceDep) -> dict[str, Any]:
     session = await asyncio.to_thread(svc.store.get, session_id)
     files = {}
@@ -341,7 +386,7 @@ async def results(session_id: SessionId, svc: ServiceDep) -> dict[str, Any]:
     }
 
 
-@router.get("/sessions/{session_id}/download/{kind}")
+@router.get("/sessions/{session_id}/download/{kind}", dependencies=[StatusLimit])
 async def download(
     kind: Literal["nwb", "recipe", "metadata", "report-html", "report-pdf", "report-json", "report-text"],
     session_id: SessionId,
@@ -364,7 +409,7 @@ async def download(
 # ---- health and admin ---------------------------------------------------------------------------------
 
 
-@router.get("/health")
+@router.get("/health", dependencies=[_open_limit("health")])
 async def health(svc: ServiceDep) -> Response:
     from nwbagent.server.db.engine import check
 

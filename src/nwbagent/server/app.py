@@ -20,6 +20,7 @@ from nwbagent.agents.messages import BusError
 from nwbagent.errors import UserFacingError
 from nwbagent.server import api, ws
 from nwbagent.server.auth import ApiError
+from nwbagent.server.ratelimit import install_rate_limits
 from nwbagent.server.runtime import Service
 from nwbagent.server.uploads import UploadRejected
 from nwbagent.settings import Settings, get_settings
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Raw electrophysiology in, validated DANDI-ready NWB out.",
         lifespan=lifespan,
     )
+    install_rate_limits(app, settings)
     app.include_router(api.router)
     app.include_router(ws.router)
 

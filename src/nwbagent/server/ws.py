@@ -3,6 +3,9 @@
 A subscriber is registered before the snapshot is read, so nothing that happens in between is lost: a late
 subscriber first gets the current state (``snapshot``), then every event as it happens. Browsers cannot set
 headers on a WebSocket, so the token may also come from the cookie or a ``token`` query parameter.
+
+Each client (see ``ratelimit.py``) may hold at most ``NWBAGENT_MAX_WEBSOCKETS_PER_CLIENT`` connections at
+once; one more is accepted and closed with code 4429, the WebSocket twin of HTTP 429.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from nwbagent.agents.store import SessionNotFound
 from nwbagent.server.auth import presented_token, token_matches
+from nwbagent.server.ratelimit import WS_CLOSE_RATE_LIMITED, rate_limits
 from nwbagent.server.runtime import Service
 
 router = APIRouter(prefix="/api")
@@ -35,22 +39,56 @@ async def events(websocket: WebSocket, session_id: str) -> None:
         # Accept-then-close so the client reads a "not found" code, the WebSocket twin of the REST 404.
         await websocket.close(code=4404, reason="No session with this id is available to you.")
         return
+    limits = rate_limits(websocket)
+    if limits is None:
+        await _serve(websocket, svc, session_id)
+        return
+    with limits.websocket_slot(limits.client_key(websocket, session_id=session_id)) as granted:
+        if not granted:
+            await websocket.close(
+                code=WS_CLOSE_RATE_LIMITED,
+                reason=f"Too many connections: at most {limits.max_websockets} at once per client.",
+            )
+            return
+        await _serve(websocket, svc, session_id)
+
+
+async def _serve(websocket: WebSocket, svc: Service, session_id: str) -> None:
+    """Forward the session's events until the client leaves.
+
+    The client's close is watched for, not just discovered on the next send: otherwise a closed socket
+    would keep its connection slot (and its hub queue) until the next ping, up to ``_PING_S`` later.
+    """
     queue = svc.hub.subscribe(session_id)
+    closed = asyncio.create_task(_until_closed(websocket))
+    getter: asyncio.Task[Any] | None = None
     try:
         await websocket.send_json({"type": "snapshot", "payload": await _snapshot(svc, session_id)})
         while True:
-            try:
-                event = await asyncio.wait_for(queue.get(), timeout=_PING_S)
-            except TimeoutError:
+            getter = getter or asyncio.create_task(queue.get())
+            done, _ = await asyncio.wait({getter, closed}, timeout=_PING_S, return_when="FIRST_COMPLETED")
+            if closed in done:
+                break
+            if getter in done:
+                event, getter = getter.result(), None
+                await websocket.send_json(event)
+            else:
                 await websocket.send_json({"type": "ping"})
-                continue
-            await websocket.send_json(event)
     except WebSocketDisconnect:
         pass
     finally:
+        closed.cancel()
+        if getter is not None:
+            getter.cancel()
         svc.hub.unsubscribe(session_id, queue)
         with contextlib.suppress(Exception):
             await websocket.close()
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    """Return when the client disconnects; clients send nothing this endpoint needs, so it is dropped."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
 
 
 async def _snapshot(svc: Service, session_id: str) -> dict[str, Any]:
