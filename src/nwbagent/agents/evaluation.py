@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nwbagent import metrics
 from nwbagent.agents.bus import Action, Bus
 from nwbagent.agents.contracts import (
     EVALUATION,
@@ -91,6 +92,8 @@ class EvaluationAgent:
 
     def inspect(self, message: Message, request: InspectRequest) -> InspectReply:
         result = inspect_nwb(Path(request.nwb_path), stub=request.stub)
+        counted = [f.importance for f in result.findings if f.counts_toward_verdict]
+        metrics.inspection_finished(result.verdict, counted)
         questions: list[Question] = []
         data: list[Finding] = []
         for finding in result.findings:

@@ -15,6 +15,7 @@ import jsonschema
 import jsonschema.exceptions
 import jsonschema.validators
 
+from nwbagent import metrics
 from nwbagent.llm.base import ChatMessage, LLMError, LLMResult, Usage
 from nwbagent.llm.pricing import cost_usd
 
@@ -111,6 +112,7 @@ def log_call(provider: str, model: str, operation: str, tally: Tally, outcome: s
             "outcome": outcome,
         },
     )
+    metrics.llm_call(provider, operation, outcome, tally.duration_s, usage)
 
 
 class SdkProvider:

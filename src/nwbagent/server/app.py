@@ -20,6 +20,7 @@ from nwbagent.agents.messages import BusError
 from nwbagent.errors import UserFacingError
 from nwbagent.server import api, ws
 from nwbagent.server.auth import ApiError
+from nwbagent.server.metrics import install_metrics
 from nwbagent.server.ratelimit import install_rate_limits
 from nwbagent.server.runtime import Service
 from nwbagent.server.uploads import UploadRejected
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_rate_limits(app, settings)
+    install_metrics(app, settings)  # outermost middleware: 429s are counted too
     app.include_router(api.router)
     app.include_router(ws.router)
 

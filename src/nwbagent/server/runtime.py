@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from nwbagent import metrics
 from nwbagent.agents.bus import Bus
 from nwbagent.agents.contracts import ConvertReply, ConvertRequest
 from nwbagent.agents.conversation import ConversationAgent, Turn
@@ -158,10 +159,12 @@ class Service:
         self._publish_queue()
         last_saved = [0.0]
         running = [False]
+        started_at: list[float] = []
 
         def on_progress(payload: dict[str, Any]) -> None:
             if not running[0]:
                 running[0] = True
+                started_at.append(time.monotonic())
                 self.jobs.mark_running(spec.job_id)
                 self._publish_job(spec, "running")
             now = time.monotonic()
@@ -171,6 +174,9 @@ class Service:
             progress({**payload, "job_id": spec.job_id})
 
         outcome = self.executor.run(spec, on_progress)
+        if spec.kind == "convert":  # stub previews are seconds long and would blur conversion times
+            duration = time.monotonic() - started_at[0] if started_at else None
+            metrics.conversion_finished([u.interface for u in request.units], outcome.status, duration)
         self.jobs.finish(spec.job_id, outcome.status, outcome.model_dump(mode="json"))
         self._publish_job(spec, outcome.status)
         self._publish_queue()

@@ -25,6 +25,7 @@ from typing import IO, TYPE_CHECKING
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from nwbagent import metrics
 from nwbagent.server.archives import Created, archive_suffix, extract_archive
 from nwbagent.server.paths import (
     MAX_PATH_BYTES,
@@ -390,7 +391,10 @@ async def receive_multipart(
             raise UploadRejected(
                 400, "no_files", "The upload contained no files.", "Attach files as multipart file parts."
             )
-        return await _extract_archives(rx)
+        result = await _extract_archives(rx)
+        for saved in rx.saved:  # as received: an archive is one file of its compressed size
+            metrics.observe_upload(saved.size)
+        return result
     except FormParserError as exc:
         await asyncio.to_thread(rx.abort)
         raise UploadRejected(
