@@ -254,3 +254,11 @@ def assert_markup_inert(page: Page, literals: list[str]) -> None:
     body = page.locator("body").inner_text()
     for literal in literals:
         assert literal in body, f"{literal!r} is not shown as text"
+
+
+# The workflow state is the ``data-state`` attribute of ``#state`` (its text is a plain-language label).
+COLLECTING = "collecting_metadata"
+READY = "ready"
+RUNNING = re.compile(r"^(converting|inspecting)$")
+FINISHED = re.compile(r"^passed(_with_issues)?$")
+ACCEPTED = "accepted"

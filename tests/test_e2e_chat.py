@@ -14,9 +14,14 @@ from playwright.sync_api import expect
 pytest.register_assert_rewrite("e2e_helpers")  # before the import: its asserts get pytest's messages
 
 from e2e_helpers import (  # noqa: E402
+    ACCEPTED,
+    COLLECTING,
     DESCRIPTION,
     DESKTOP,
+    FINISHED,
     PHONE,
+    READY,
+    RUNNING,
     UI,
     XSS_FILE_NAME,
     XSS_IMG,
@@ -28,13 +33,6 @@ from e2e_helpers import (  # noqa: E402
 )
 
 pytest_plugins = ("e2e_helpers",)
-
-# The workflow state is the ``data-state`` attribute of ``#state`` (its text is a plain-language label).
-COLLECTING = "collecting_metadata"
-READY = "ready"
-RUNNING = re.compile(r"^(converting|inspecting)$")
-FINISHED = re.compile(r"^passed(_with_issues)?$")
-ACCEPTED = "accepted"
 
 
 def test_chat_full_conversion_with_correction_and_reload(ui: UI, ephy_data: Path, tmp_path: Path) -> None:

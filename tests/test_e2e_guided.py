@@ -14,8 +14,13 @@ from playwright.sync_api import Page, expect
 pytest.register_assert_rewrite("e2e_helpers")  # before the import: its asserts get pytest's messages
 
 from e2e_helpers import (  # noqa: E402
+    ACCEPTED,
+    COLLECTING,
     DESKTOP,
+    FINISHED,
     PHONE,
+    READY,
+    RUNNING,
     SPIKEGLX_RUN,
     UI,
     XSS_FILE_NAME,
@@ -27,13 +32,6 @@ from e2e_helpers import (  # noqa: E402
 )
 
 pytest_plugins = ("e2e_helpers",)
-
-# The workflow state is the ``data-state`` attribute of ``#state`` (its text is a plain-language label).
-COLLECTING = "collecting_metadata"
-READY = "ready"
-RUNNING = re.compile(r"^(converting|inspecting)$")
-FINISHED = re.compile(r"^passed(_with_issues)?$")
-ACCEPTED = "accepted"
 
 
 def _set_field(page: Page, name: str, value: str) -> None:
