@@ -11,22 +11,13 @@ from typing import Any
 import pytest
 
 from fakes.anthropic_server import FakeAnthropic, message, text_block, tool_use_block
+from fakes.llm_inputs import MESSAGES, SCHEMA, Sleeps
 from fakes.scripted import ErrorReply
-from nwbagent.llm import ChatMessage, LLMError, RetryPolicy
+from nwbagent.llm import LLMError, RetryPolicy
 from nwbagent.llm import anthropic_provider as ap
 from nwbagent.llm.anthropic_provider import TOOL_NAME, AnthropicProvider
 
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"subject_id": {"type": "string"}, "age_days": {"type": "integer"}},
-    "required": ["subject_id"],
-    "additionalProperties": False,
-}
 KEY = "sk-ant-test-SECRET-123"
-MESSAGES = [
-    ChatMessage(role="system", content="You are a test."),
-    ChatMessage(role="user", content="Subject m1, 60 days old."),
-]
 
 
 @pytest.fixture
@@ -40,11 +31,6 @@ def _forget_fallbacks() -> Iterator[None]:
     ap._NO_FORCED_TOOL.clear()
     yield
     ap._NO_FORCED_TOOL.clear()
-
-
-class Sleeps(list[float]):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 def make(

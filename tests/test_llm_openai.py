@@ -9,23 +9,14 @@ from typing import Any
 
 import pytest
 
+from fakes.llm_inputs import MESSAGES, SCHEMA, Sleeps
 from fakes.openai_server import FakeOpenAI, completion, rejects_json_schema
 from fakes.scripted import ErrorReply
-from nwbagent.llm import ChatMessage, LLMError, RetryPolicy
+from nwbagent.llm import LLMError, RetryPolicy
 from nwbagent.llm import openai_provider as op
 from nwbagent.llm.openai_provider import OpenAIProvider, parse_json_object
 
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"subject_id": {"type": "string"}, "age_days": {"type": "integer"}},
-    "required": ["subject_id"],
-    "additionalProperties": False,
-}
 KEY = "sk-openai-test-SECRET-456"
-MESSAGES = [
-    ChatMessage(role="system", content="You are a test."),
-    ChatMessage(role="user", content="Subject m1, 60 days old."),
-]
 
 
 @pytest.fixture
@@ -39,11 +30,6 @@ def _forget_fallbacks() -> Iterator[None]:
     op._JSON_MODE_ONLY.clear()
     yield
     op._JSON_MODE_ONLY.clear()
-
-
-class Sleeps(list[float]):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 def make(

@@ -152,6 +152,20 @@ class SdkProvider:
             duration_s=tally.duration_s,
         )
 
+    def _invalid_reply(self, operation: str, attempt: int, problem: str) -> None:
+        log.info(
+            "invalid structured reply (attempt %d): %s",
+            attempt + 1,
+            problem,
+            extra={"provider": self.name, "model": self.model, "operation": operation},
+        )
+
+    def _no_valid_output(self, operation: str, problem: str) -> LLMError:
+        return LLMError(
+            f"{self.name} {operation}: no valid structured output after re-asking: {problem}",
+            kind="invalid_output",
+        )
+
     def _complete_text(self, messages: list[ChatMessage], operation: str, tally: Tally) -> str:
         raise NotImplementedError
 

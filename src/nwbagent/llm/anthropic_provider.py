@@ -185,18 +185,10 @@ class AnthropicProvider(SdkProvider):
             if data is not None:
                 return text, data
             problem = found or "invalid reply"
-            log.info(
-                "invalid structured reply (attempt %d): %s",
-                attempt + 1,
-                problem,
-                extra={"provider": self.name, "model": self.model, "operation": operation},
-            )
+            self._invalid_reply(operation, attempt, problem)
             if attempt == 0:
                 self._append_reask(conversation, message, problem)
-        raise LLMError(
-            f"{self.name} {operation}: no valid structured output after re-asking: {problem}",
-            kind="invalid_output",
-        )
+        raise self._no_valid_output(operation, problem)
 
     @staticmethod
     def _append_reask(conversation: list[dict[str, Any]], message: Message, problem: str) -> None:

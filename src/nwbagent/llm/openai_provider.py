@@ -183,12 +183,7 @@ class OpenAIProvider(SdkProvider):
                 if data is not None:
                     return text, data
             problem = found or "invalid reply"
-            log.info(
-                "invalid structured reply (attempt %d): %s",
-                attempt + 1,
-                problem,
-                extra={"provider": self.name, "model": self.model, "operation": operation},
-            )
+            self._invalid_reply(operation, attempt, problem)
             if attempt == 0:
                 conversation.append({"role": "assistant", "content": text or ""})
                 conversation.append(
@@ -198,7 +193,4 @@ class OpenAIProvider(SdkProvider):
                         "a JSON object that matches the schema.",
                     }
                 )
-        raise LLMError(
-            f"{self.name} {operation}: no valid structured output after re-asking: {problem}",
-            kind="invalid_output",
-        )
+        raise self._no_valid_output(operation, problem)
