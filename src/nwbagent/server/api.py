@@ -143,26 +143,6 @@ class ActionIn(BaseModel):
     argument: str | None = None
 
 
-def _summary(session: SessionState, svc: Service) -> dict[str, Any]:
-    return {
-        "id": session.id,
-        "state": session.state.value,
-        "created_at": session.created_at.isoformat(),
-        "updated_at": session.updated_at.isoformat(),
-        "allowed": [s.value for s in svc.conversation.workflow.allowed(session)],
-        "questions": [q.model_dump(mode="json") for q in session.open_questions()],
-        "auto_fixes": [f.model_dump(mode="json") for f in session.auto_fixes],
-        "detection": session.detection.model_dump(mode="json") if session.detection else None,
-        "selected_units": [u.label for u in session.selected_units],
-        "preview": session.preview.model_dump(mode="json") if session.preview else None,
-        "output": session.output.model_dump(mode="json") if session.output else None,
-        "chat": [t.model_dump(mode="json") for t in session.chat],
-        "usage": session.usage.model_dump(),
-        "llm": {"provider": svc.provider.name, "model": svc.provider.model, "notes": session.llm_notes},
-        "busy": svc.busy(session.id),
-    }
-
-
 def _turn_response(turn: Turn | None, session_id: str) -> Response:
     if turn is None:
         body = {
@@ -214,7 +194,7 @@ async def list_sessions(request: Request, svc: ServiceDep, owner: Caller) -> lis
 @router.get("/sessions/{session_id}", dependencies=[StatusLimit])
 async def get_session(session_id: SessionId, svc: ServiceDep) -> dict[str, Any]:
     session = await asyncio.to_thread(svc.store.get, session_id)
-    return _summary(session, svc)
+    return svc.view(session)
 
 
 @router.delete("/sessions/{session_id}", status_code=204, dependencies=[StatusLimit])

@@ -24,6 +24,7 @@ from nwbagent.agents.conversation import ConversationAgent, Turn
 from nwbagent.agents.conversion import ConversionAgent
 from nwbagent.agents.evaluation import EvaluationAgent
 from nwbagent.agents.messages import Message
+from nwbagent.agents.state import SessionState
 from nwbagent.errors import UserFacingError
 from nwbagent.llm import get_provider_or_rules
 from nwbagent.server.db.engine import make_engine, upgrade
@@ -203,6 +204,26 @@ class Service:
         """Tell every waiting session its place in line."""
         for entry in self.executor.queue():
             self.hub.emit(entry.session_id, "job", entry.model_dump(mode="json"))
+
+    def view(self, session: SessionState) -> dict[str, Any]:
+        """What clients see of a session: the REST summary and the WebSocket snapshot are this one view."""
+        return {
+            "id": session.id,
+            "state": session.state.value,
+            "created_at": session.created_at.isoformat(),
+            "updated_at": session.updated_at.isoformat(),
+            "allowed": [s.value for s in self.conversation.workflow.allowed(session)],
+            "questions": [q.model_dump(mode="json") for q in session.open_questions()],
+            "auto_fixes": [f.model_dump(mode="json") for f in session.auto_fixes],
+            "detection": session.detection.model_dump(mode="json") if session.detection else None,
+            "selected_units": [u.label for u in session.selected_units],
+            "preview": session.preview.model_dump(mode="json") if session.preview else None,
+            "output": session.output.model_dump(mode="json") if session.output else None,
+            "chat": [t.model_dump(mode="json") for t in session.chat],
+            "usage": session.usage.model_dump(),
+            "llm": {"provider": self.provider.name, "model": self.provider.model, "notes": session.llm_notes},
+            "busy": self.busy(session.id),
+        }
 
     def job_for(self, session_id: str) -> dict[str, Any] | None:
         """The session's latest job with its live queue position."""

@@ -94,12 +94,4 @@ async def _until_closed(websocket: WebSocket) -> None:
 async def _snapshot(svc: Service, session_id: str) -> dict[str, Any]:
     session = await asyncio.to_thread(svc.store.get, session_id)
     job = await asyncio.to_thread(svc.job_for, session_id)
-    return {
-        "state": session.state.value,
-        "allowed": [s.value for s in svc.conversation.workflow.allowed(session)],
-        "questions": [q.model_dump(mode="json") for q in session.open_questions()],
-        "preview": session.preview.model_dump(mode="json") if session.preview else None,
-        "output": session.output.model_dump(mode="json") if session.output else None,
-        "job": job,
-        "chat": [t.model_dump(mode="json") for t in session.chat[-50:]],
-    }
+    return {**svc.view(session), "job": job}
