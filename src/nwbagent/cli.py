@@ -113,6 +113,12 @@ def detect_cmd(path: Path, as_json: bool) -> None:
 @click.option("--stream", "streams", multiple=True, help="Convert only this stream (repeatable).")
 @click.option("--interface", help="Use this NeuroConv interface (one of the detected units or alternatives).")
 @click.option("--backend", type=click.Choice(["hdf5", "zarr"]), default="hdf5", show_default=True)
+@click.option(
+    "--writer",
+    type=click.Choice(["direct", "neuroconv"]),
+    help="HDF5 writer: direct = parallel compression + direct chunk writes; neuroconv = NeuroConv's own "
+    "write. Default: direct, unless NWBAGENT_FAST_WRITE=false.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the machine-readable result.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -125,6 +131,7 @@ def convert_cmd(
     streams: tuple[str, ...],
     interface: str | None,
     backend: str,
+    writer: str | None,
     overwrite: bool,
     as_json: bool,
     quiet: bool,
@@ -147,6 +154,7 @@ def convert_cmd(
             backend=backend,  # type: ignore[arg-type]
             overwrite=overwrite,
             progress=bar.update,
+            fast_write=None if writer is None else writer == "direct",
         )
     finally:
         bar.close()

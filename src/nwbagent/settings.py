@@ -27,6 +27,18 @@ class Settings(BaseSettings):
         default=0.1,
         description="NeuroConv read buffer per dataset, in GB: bounds memory and sets progress steps.",
     )
+    fast_write: bool = Field(
+        default=True,
+        description="HDF5 output: compress the large datasets in parallel (shuffle + gzip through ISA-L) and "
+        "store them with HDF5 direct chunk writes. false: NeuroConv's own single-threaded write. Zarr output "
+        "always uses NeuroConv's write.",
+    )
+    write_threads: int = Field(
+        default=0, ge=0, description="Compression threads of the fast write (0: every usable core)"
+    )
+    write_gzip_level: int = Field(
+        default=1, ge=0, le=3, description="Deflate level of the fast write (ISA-L levels 0-3)"
+    )
 
     # Language model. Without a key the system runs fully on the rules provider.
     llm_provider: Literal["auto", "anthropic", "openai", "rules"] = Field(

@@ -61,6 +61,11 @@ class ConversionOutput(BaseModel):
     reports: dict[str, str] = Field(
         default_factory=dict, description="Conversion report files by format (html, pdf, json, text)"
     )
+    writer: Literal["direct", "neuroconv"] = Field(
+        default="neuroconv",
+        description="direct: large datasets compressed in parallel and stored by direct chunk writes; "
+        "neuroconv: NeuroConv's own write",
+    )
 
 
 def select_units(
@@ -133,8 +138,12 @@ def convert(
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
     inspect: bool = True,
+    fast_write: bool | None = None,
 ) -> list[ConversionOutput]:
-    """Detect, convert every session found under ``source`` and inspect the results."""
+    """Detect, convert every session found under ``source`` and inspect the results.
+
+    ``fast_write`` (default: the ``fast_write`` setting) picks the parallel direct-chunk writer for HDF5.
+    """
     source = Path(source).expanduser().resolve()
     if not source.exists():
         raise UserFacingError(
@@ -157,6 +166,7 @@ def convert(
         progress=progress,
         inspect=inspect,
         warnings=warnings,
+        fast_write=fast_write,
     )
 
 
@@ -172,6 +182,7 @@ def convert_units(
     progress: ProgressCallback | None = None,
     inspect: bool = True,
     warnings: list[str] | None = None,
+    fast_write: bool | None = None,
 ) -> list[ConversionOutput]:
     """Convert already chosen units, one file per session, with ``layers`` merged over what the files say.
 
@@ -198,7 +209,8 @@ def convert_units(
             path=source,
             code="name_clash",
         )
-    return [_run(plan, backend, progress, inspect, warnings) for plan in plans]
+    direct = backend == "hdf5" and (get_settings().fast_write if fast_write is None else fast_write)
+    return [_run(plan, backend, progress, inspect, warnings, direct) for plan in plans]
 
 
 class OpenedSession:
@@ -275,7 +287,12 @@ def _plan(
 
 
 def _run(
-    plan: _Plan, backend: Backend, progress: ProgressCallback | None, inspect: bool, warnings: list[str]
+    plan: _Plan,
+    backend: Backend,
+    progress: ProgressCallback | None,
+    inspect: bool,
+    warnings: list[str],
+    direct: bool,
 ) -> ConversionOutput:
     started = time.monotonic()
     final = plan.nwb_path if backend == "hdf5" else plan.nwb_path.with_suffix(".nwb.zarr")
@@ -285,13 +302,7 @@ def _run(
     tracker.emit("starting")
     options = _conversion_options(plan, tracker)
     try:
-        plan.pipe.run_conversion(
-            nwbfile_path=str(tmp),
-            metadata=plan.metadata,
-            overwrite=True,
-            backend=backend,
-            conversion_options=options,
-        )
+        _write(plan, tmp, backend, options, tracker, direct)
         _replace(tmp, final)
     except BaseException as exc:
         _remove(tmp)
@@ -331,6 +342,33 @@ def _run(
         seconds=round(time.monotonic() - started, 2),
         stub=plan.stub,
         reports=reports,
+        writer="direct" if direct else "neuroconv",
+    )
+
+
+def _write(
+    plan: _Plan, path: Path, backend: Backend, options: dict[str, Any], tracker: ProgressTracker, direct: bool
+) -> None:
+    if not direct:
+        plan.pipe.run_conversion(
+            nwbfile_path=str(path),
+            metadata=plan.metadata,
+            overwrite=True,
+            backend=backend,
+            conversion_options=options,
+        )
+        return
+    from nwbagent.convert import direct_write
+
+    settings = get_settings()
+    direct_write.run_conversion(
+        plan.pipe,
+        path,
+        metadata=plan.metadata,
+        conversion_options=options,
+        level=settings.write_gzip_level,
+        threads=settings.write_threads or None,
+        on_bytes=tracker.advance,
     )
 
 
