@@ -361,6 +361,7 @@ def test_pdf_renders_everything(converted: Path, tmp_path: Path) -> None:
         assert s in flat.replace("-", "") or s in text, s
     # CJK: DejaVu has no glyphs; the fallback shows block boxes but the text layer keeps the characters.
     assert JAPANESE in flat
+    assert b"LastResort" in data  # embedded because the report needs it
     assert "sub-M12_ecephys.nwb" in text and "page 1 of" in text
 
     layout = _pdftotext(pdf, "-layout")
@@ -388,5 +389,7 @@ def test_pdf_minimal_report(tmp_path: Path) -> None:
     text = _pdftotext(pdf)
     assert "FAILED" in text and "No language model was used." in text
     assert APPENDIX_TITLE not in text
+    # DejaVu covers every character here, so the costly fallback font (seconds to load) is left out.
+    assert b"LastResort" not in pdf.read_bytes()
     html = render_html(report)
     assert "No findings: every check passed." in html

@@ -483,15 +483,22 @@ class _Writer:
             self.para(text, size=8, family=MONO)
 
 
-def _add_fonts(pdf: FPDF) -> None:
+def _add_fonts(pdf: FPDF, text: str) -> None:
+    """DejaVu for everything it covers; Last Resort (boxes naming the missing script) only when needed.
+
+    Loading Last Resort costs seconds (fpdf2 indexes every code point of its cmap), which would dominate a
+    whole conversion, so it is added only when ``text`` holds a character some DejaVu face lacks.
+    """
     pdf.add_font(SANS, "", str(FONT_DIR / "DejaVuSans.ttf"))
     pdf.add_font(SANS, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
     pdf.add_font(SANS, "I", str(FONT_DIR / "DejaVuSans-Oblique.ttf"))
     pdf.add_font(SANS, "BI", str(FONT_DIR / "DejaVuSans-BoldOblique.ttf"))
     pdf.add_font(MONO, "", str(FONT_DIR / "DejaVuSansMono.ttf"))
     pdf.add_font(MONO, "B", str(FONT_DIR / "DejaVuSansMono-Bold.ttf"))
+    used = {ord(c) for c in text if c.isprintable()}
+    covered = all(used <= font.cmap.keys() for font in pdf.fonts.values() if hasattr(font, "cmap"))
     last_resort = FONT_DIR / "LastResortHE-Regular.ttf"
-    if last_resort.exists():
+    if not covered and last_resort.exists():
         pdf.add_font(FALLBACK, "", str(last_resort))
         pdf.set_fallback_fonts([FALLBACK], exact_match=False)
 
@@ -501,7 +508,7 @@ def render_pdf(report: Report) -> bytes:
     name = PurePath(report.contents.file).name or "report"
     footer_name = name if len(name) <= 80 else f"{name[:38]}…{name[-38:]}"
     pdf = _PDF(_clean(footer_name))
-    _add_fonts(pdf)
+    _add_fonts(pdf, report.model_dump_json() + footer_name)
     pdf.set_margins(15, 15, 15)
     pdf.set_auto_page_break(True, margin=16)
     pdf.set_title(_clean(report.title))
