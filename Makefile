@@ -15,8 +15,9 @@ install: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
-	$(UV) pip sync --quiet --python $(PY) requirements.lock
+	$(UV) pip sync --quiet --compile-bytecode --python $(PY) requirements.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	$(PY) -m compileall -q src >/dev/null
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -53,6 +54,7 @@ bench: install
 	$(PY) bench/detect.py
 	$(PY) bench/conversation.py
 	$(PY) bench/health.py
+	$(PY) bench/write.py
 
 # Re-resolve the lock after changing dependencies in pyproject.toml.
 lock:

@@ -221,3 +221,45 @@ def test_large_source_files_are_listed_but_not_hashed(
 def test_every_fix_hint_has_an_explanation() -> None:
     assert len(EXPLANATIONS) >= 30
     assert set(FIX_HINTS) <= set(EXPLANATIONS)
+
+
+def test_source_hashes_are_computed_once_and_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The conversion starts hashing while the inspector runs; the report then reuses that result, and a
+    file that changes is hashed again."""
+    import hashlib
+    import threading
+
+    from nwbagent.formats.model import Unit
+
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    data = folder / "x.bin"
+    data.write_bytes(b"abc" * 100_000)
+    calls: list[Path] = []
+    real = collect_mod._sha256
+    gate = threading.Event()
+
+    def slow(path: Path) -> str:
+        calls.append(path)
+        gate.wait(5)
+        return real(path)
+
+    monkeypatch.setattr(collect_mod, "_sha256", slow)
+    unit = Unit(
+        interface="SpikeGLXRecordingInterface",
+        kwargs={"file_path": "x.bin"},
+        category="recording",
+        confidence=1,
+    )
+    thread = collect_mod.hash_sources_in_background([unit], folder)
+    results: list[str | None] = []
+    waiter = threading.Thread(target=lambda: results.append(collect_mod.sha256_of(data.resolve())))
+    waiter.start()
+    gate.set()
+    thread.join(5)
+    waiter.join(5)
+    assert results == [hashlib.sha256(b"abc" * 100_000).hexdigest()]
+    assert calls == [data.resolve()]  # the report's call waited for the background hash
+    data.write_bytes(b"changed")
+    assert collect_mod.sha256_of(data.resolve()) == hashlib.sha256(b"changed").hexdigest()
+    assert len(calls) == 2

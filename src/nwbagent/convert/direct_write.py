@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 from isal import isal_zlib
+from zlib_ng import zlib_ng
 
 GZIP_LEVELS = range(0, 4)  # ISA-L's deflate levels
 DEFAULT_LEVEL = 1
@@ -175,9 +176,9 @@ def fill(
         for item in datasets:
             dset = h5[item.location]
             _check_layout(dset, item)
-            n, r, s = _fill_dataset(dset, item, pool, threads, level, on_bytes)
+            n, r, s, kept = _fill_dataset(dset, item, pool, threads, level, on_bytes)
             chunks, raw, stored = chunks + n, raw + r, stored + s
-            _verify(dset, item)
+            _verify(dset, item, kept)
     return FillStats(datasets=len(datasets), chunks=chunks, raw_bytes=raw, stored_bytes=stored)
 
 
@@ -203,12 +204,13 @@ def _fill_dataset(
     threads: int,
     level: int,
     on_bytes: Callable[[int], None] | None,
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, dict[tuple[int, ...], np.ndarray[Any, Any]]]:
     """Read one row of chunks (all of the trailing axes) at a time and keep a bounded window compressing.
 
     A row of chunks is one contiguous read for row-major sources (a memory-mapped .bin reads all channels
     of a time range at once). The window holds enough chunks to keep every thread busy while the next row is
     read, and no more: at most about two rows are alive at any time, whatever the length of the recording.
+    Copies of the first and last chunk's source data are kept for :func:`_verify`.
     """
     rows = item.chunk_shape[0]
     trailing = [range(0, n, c) for n, c in zip(item.shape[1:], item.chunk_shape[1:], strict=True)]
@@ -216,6 +218,8 @@ def _fill_dataset(
     window = max(2 * threads, per_row + threads)
     pending: deque[tuple[tuple[int, ...], int, Future[bytes]]] = deque()
     chunks = raw = stored = 0
+    checked = {_first_corner(item), _last_corner(item)}
+    kept: dict[tuple[int, ...], np.ndarray[Any, Any]] = {}
 
     def write_oldest() -> None:
         nonlocal chunks, raw, stored
@@ -236,8 +240,11 @@ def _fill_dataset(
                     for c, n, size in zip(corner, item.shape[1:], item.chunk_shape[1:], strict=True)
                 )
                 part = block[(slice(None), *where)]
+                offset = (start, *corner)
+                if offset in checked:
+                    kept[offset] = part.copy()
                 future = pool.submit(_encode, part, item.chunk_shape, item.dtype, level)
-                pending.append(((start, *corner), part.nbytes, future))
+                pending.append((offset, part.nbytes, future))
                 while len(pending) > window:
                     write_oldest()
         while pending:
@@ -245,7 +252,15 @@ def _fill_dataset(
     finally:
         for _, _, future in pending:
             future.cancel()
-    return chunks, raw, stored
+    return chunks, raw, stored, kept
+
+
+def _first_corner(item: DeferredDataset) -> tuple[int, ...]:
+    return tuple(0 for _ in item.shape)
+
+
+def _last_corner(item: DeferredDataset) -> tuple[int, ...]:
+    return tuple((n - 1) // c * c for n, c in zip(item.shape, item.chunk_shape, strict=True))
 
 
 def _read_block(item: DeferredDataset, start: int, stop: int) -> np.ndarray[Any, Any]:
@@ -280,33 +295,79 @@ def _checked(item: DeferredDataset, data: Any, expected: tuple[int, ...], start:
 def _encode(
     part: np.ndarray[Any, Any], chunk_shape: tuple[int, ...], dtype: np.dtype[Any], level: int
 ) -> bytes:
-    """HDF5's shuffle filter then zlib-wrapped deflate: what the stock filters decode.
+    """HDF5's shuffle filter then a zlib stream: what the stock shuffle and gzip filters decode.
 
-    HDF5 stores edge chunks at full size, so a partial chunk is padded with the fill value (zero). The
-    shuffle is one strided copy: view the elements as bytes, move the byte axis first, flatten in C order.
+    HDF5 stores edge chunks at full size, so a partial chunk is padded with the fill value (zero).
     """
     if part.shape != chunk_shape:
         full = np.zeros(chunk_shape, dtype=dtype)
         full[tuple(slice(0, n) for n in part.shape)] = part
         part = full
-    elif part.strides[-1] != dtype.itemsize:
-        part = np.ascontiguousarray(part)
-    as_bytes = part.view(np.uint8).reshape(*part.shape, dtype.itemsize)
-    shuffled = np.ascontiguousarray(np.moveaxis(as_bytes, -1, 0))
-    return isal_zlib.compress(shuffled, level)
+    return _deflate(_shuffle(part), level)
 
 
-def _verify(dset: Any, item: DeferredDataset) -> None:
-    """Decode the first and last chunk through HDF5's own filters and compare them with the source."""
-    last = tuple((n - 1) // c * c for n, c in zip(item.shape, item.chunk_shape, strict=True))
-    for corner in dict.fromkeys([tuple(0 for _ in item.shape), last]):
-        rows = slice(corner[0], min(item.shape[0], corner[0] + item.chunk_shape[0]))
-        rest = tuple(
-            slice(c, min(n, c + size))
-            for c, n, size in zip(corner[1:], item.shape[1:], item.chunk_shape[1:], strict=True)
-        )
-        expected = _read_block(item, rows.start, rows.stop)[(slice(None), *rest)]
-        if not np.array_equal(dset[(rows, *rest)], expected, equal_nan=item.dtype.kind == "f"):
+_MEM_LEVEL = 9  # ISA-L's largest hash table: faster and a better ratio than the default on recordings
+_ZLIB_HEADER = bytes([0x78, 0x5E])  # deflate, 32 KiB window, "fast" level; inflate ignores the level bits
+_RUN_SHARE = 0.9  # a plane whose commonest byte is this frequent is left to ISA-L (see _deflate)
+
+
+def _shuffle(data: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """HDF5's byte shuffle as an (itemsize, elements) array: byte ``j`` of every element, in C order.
+
+    Two-byte samples (nearly every recording) split into planes with two vectorised integer operations
+    straight from the (strided) slice of the block, 6x faster than a strided byte copy and with no
+    intermediate copy; ``<u2`` puts byte 0 of each element in the low 8 bits on any host.
+    """
+    size = data.dtype.itemsize
+    if size == 2 and data.strides[-1] == 2:
+        words = data.view("<u2")
+        planes = np.empty((2, *data.shape), dtype=np.uint8)
+        np.bitwise_and(words, 0xFF, out=planes[0], casting="unsafe")
+        np.right_shift(words, 8, out=planes[1], casting="unsafe")
+        return planes.reshape(2, -1)
+    flat = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+    return flat.reshape(1, -1) if size == 1 else np.ascontiguousarray(flat.reshape(-1, size).T)
+
+
+def _deflate(planes: np.ndarray[Any, Any], level: int) -> bytes:
+    """One zlib stream for the shuffled chunk, each kind of byte plane coded by the coder that suits it.
+
+    After the shuffle, the low bytes of a recording are near-random (a Huffman code is all that helps, and
+    ISA-L's is as good as any, at ~550 MB/s) while the most significant byte is mostly sign extension,
+    0x00 or 0xFF. ISA-L codes that plane 20% worse than zlib, which made files as large as NeuroConv's
+    gzip-4 files; zlib-ng's Huffman-only mode codes it 8% better at ~400 MB/s. A deflate stream is a
+    sequence of blocks, so the two coders' raw outputs are joined (the first ends with a sync flush on a
+    byte boundary, the second carries the final block) under one zlib header and the Adler-32 of the
+    whole chunk. A plane dominated by one byte value (a sync channel's high byte, zero padding) is better
+    served by ISA-L's string matching, because a Huffman code cannot spend less than a bit per byte.
+    """
+    tail = planes[-1]
+    if planes.shape[0] == 1 or _runs_dominate(tail):
+        whole = isal_zlib.compressobj(level, isal_zlib.DEFLATED, isal_zlib.MAX_WBITS, _MEM_LEVEL)
+        return whole.compress(planes) + whole.flush()
+    lead = planes[:-1]
+    head = isal_zlib.compressobj(level, isal_zlib.DEFLATED, -isal_zlib.MAX_WBITS, _MEM_LEVEL)
+    body = head.compress(lead) + head.flush(isal_zlib.Z_SYNC_FLUSH)
+    huffman = zlib_ng.compressobj(1, zlib_ng.DEFLATED, -zlib_ng.MAX_WBITS, 9, zlib_ng.Z_HUFFMAN_ONLY)
+    body += huffman.compress(tail) + huffman.flush()
+    check = isal_zlib.adler32(tail, isal_zlib.adler32(lead))
+    return _ZLIB_HEADER + body + check.to_bytes(4, "big")
+
+
+def _runs_dominate(plane: np.ndarray[Any, Any]) -> bool:
+    sample = plane[:: max(1, plane.size // 65_536)]
+    return bool(np.bincount(sample, minlength=256).max() >= _RUN_SHARE * sample.size)
+
+
+def _verify(dset: Any, item: DeferredDataset, kept: dict[tuple[int, ...], np.ndarray[Any, Any]]) -> None:
+    """Decode the first and last chunk through HDF5's own filters and compare them with the source data.
+
+    The last chunk is the padded edge chunk, the first a full one, so both shapes of encoding are checked.
+    """
+    for corner in (_first_corner(item), _last_corner(item)):
+        expected = kept[corner]
+        where = tuple(slice(c, c + n) for c, n in zip(corner, expected.shape, strict=True))
+        if not np.array_equal(dset[where], expected, equal_nan=item.dtype.kind == "f"):
             raise RuntimeError(f"{item.location}: the chunk at {corner} does not read back as written")
 
 

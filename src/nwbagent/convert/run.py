@@ -325,6 +325,9 @@ def _run(
     result: InspectionResult | None = None
     reports: dict[str, str] = {}
     if inspect:
+        from nwbagent.report.collect import hash_sources_in_background
+
+        hash_sources_in_background(plan.units, plan.source)
         if progress:
             progress(tracker.snapshot("inspecting"))
         result = inspect_nwb(final, stub=plan.stub)
