@@ -102,6 +102,9 @@ def test_scripted_conversation_with_rules(recording: Path, tmp_path: Path) -> No
         assert f.experimenter == ("Smith, Jane",)
         assert f.institution == "Massachusetts Institute of Technology"
         assert set(f.electrodes["location"][:]) == {"CA1"}
+        series = [s for s in f.acquisition.values() if type(s).__name__ == "ElectricalSeries"]
+        # The agents (and so the service) write through the direct-chunk writer by default.
+        assert series and all(s.data.shuffle and s.data.compression == "gzip" for s in series)
 
     stored = store.get(session.id)
     path = [e.to_state.value for e in stored.trace]

@@ -23,6 +23,7 @@ from pynwb import NWBHDF5IO, NWBFile
 from spikeinterface.core import NumpyRecording
 
 from nwbagent.convert import direct_write
+from nwbagent.convert.failures import explain_write_failure
 from nwbagent.sample import sample_traces
 
 H5Z_FILTER_DEFLATE = 1
@@ -194,8 +195,10 @@ def test_a_source_returning_the_wrong_shape_is_an_error(tmp_path: Path) -> None:
     rec = _recording([_int16(3_000, 6)])
     original = rec.get_traces
     rec.get_traces = lambda *a, **k: original(*a, **k)[:-1]  # type: ignore[method-assign]
-    with pytest.raises(RuntimeError, match="the source returned"):
+    with pytest.raises(direct_write.SourceReadError, match="the source returned") as raised:
         _write(rec, tmp_path / "short.nwb", (1_000, 4))
+    error = explain_write_failure(raised.value, path=tmp_path / "short.nwb")
+    assert "ended early or changed" in error.problem and "complete" in (error.fix or "")
 
 
 def test_readback_check_catches_a_corrupt_chunk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -211,8 +214,10 @@ def test_readback_check_catches_a_corrupt_chunk(tmp_path: Path, monkeypatch: pyt
         return isal_zlib.compress(full.tobytes(), level)  # forgot the shuffle
 
     monkeypatch.setattr(direct_write, "_encode", wrong_level_shuffle)
-    with pytest.raises(RuntimeError, match="does not read back as written"):
+    with pytest.raises(direct_write.ReadbackError, match="does not read back as written") as raised:
         _write(_recording([_int16(2_000, 4)]), tmp_path / "bad.nwb", (1_000, 4))
+    error = explain_write_failure(raised.value, path=tmp_path / "bad.nwb")
+    assert "--writer neuroconv" in (error.fix or "")
 
 
 def test_narrow_dataset_reads_the_source_in_bounded_slices(

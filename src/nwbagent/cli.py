@@ -69,6 +69,9 @@ def _print_json(data: Any) -> None:
 @click.version_option(__version__, prog_name="nwbagent")
 def main() -> None:
     """Convert raw electrophysiology recordings into validated, DANDI-ready NWB files."""
+    from nwbagent.gc_tuning import tune_for_batch_work
+
+    tune_for_batch_work()
 
 
 @main.command("detect")

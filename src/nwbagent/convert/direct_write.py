@@ -40,6 +40,14 @@ DEFAULT_LEVEL = 1
 MAX_READ_ROWS = 131_072  # rows per source read; see _read_block
 
 
+class SourceReadError(RuntimeError):
+    """The source returned other data than it declared (a recording truncated or changed mid-write)."""
+
+
+class ReadbackError(RuntimeError):
+    """A written chunk did not decode through HDF5's filters to the source data: a bug, never shipped."""
+
+
 @dataclass(frozen=True)
 class DeferredDataset:
     """A dataset created empty by the normal write, to be filled by :func:`fill` from ``source``."""
@@ -285,7 +293,7 @@ def _read_block(item: DeferredDataset, start: int, stop: int) -> np.ndarray[Any,
 def _checked(item: DeferredDataset, data: Any, expected: tuple[int, ...], start: int) -> np.ndarray[Any, Any]:
     block = np.asarray(data)
     if block.shape != expected:
-        raise RuntimeError(
+        raise SourceReadError(
             f"{item.location}: the source returned {block.shape} for {expected[0]} rows from {start}, "
             f"expected {expected}"
         )
@@ -368,7 +376,7 @@ def _verify(dset: Any, item: DeferredDataset, kept: dict[tuple[int, ...], np.nda
         expected = kept[corner]
         where = tuple(slice(c, c + n) for c, n in zip(corner, expected.shape, strict=True))
         if not np.array_equal(dset[where], expected, equal_nan=item.dtype.kind == "f"):
-            raise RuntimeError(f"{item.location}: the chunk at {corner} does not read back as written")
+            raise ReadbackError(f"{item.location}: the chunk at {corner} does not read back as written")
 
 
 def run_conversion(

@@ -62,6 +62,25 @@ def explain_write_failure(exc: BaseException, *, path: Path) -> UserFacingError:
             path=path,
             code="metadata_invalid",
         )
+    from nwbagent.convert.direct_write import ReadbackError, SourceReadError
+
+    if isinstance(exc, SourceReadError):
+        return UserFacingError(
+            f"The recording ended early or changed while it was being written ({_clip(str(exc))}). "
+            "Nothing was left at the output path.",
+            fix="Make sure the recording is complete and nothing is still writing to it (a copy in "
+            "progress), then convert again.",
+            path=path,
+            code="source_changed",
+        )
+    if isinstance(exc, ReadbackError):
+        return UserFacingError(
+            f"The written file did not read back identical to the recording ({_clip(str(exc))}), so it "
+            "was discarded. This is a bug in nwbagent's fast writer.",
+            fix="Convert with --writer neuroconv (or NWBAGENT_FAST_WRITE=false) and report this bug.",
+            path=path,
+            code="readback_mismatch",
+        )
     if isinstance(exc, PermissionError):
         return UserFacingError(
             "The output folder is not writable.",

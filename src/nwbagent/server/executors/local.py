@@ -35,6 +35,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from nwbagent.gc_tuning import tune_for_batch_work
 from nwbagent.server.executor_base import QueueEntry
 from nwbagent.server.executors._shared import SlotLine, Throttle, Ticket
 from nwbagent.server.jobs import JobOutcome, JobSpec, run_conversion_job
@@ -98,6 +99,7 @@ def _worker_main(request: dict[str, Any], conn: Connection, server_pid: int | No
         _die_with(server_pid)
     missing = [m for m in PRELOAD if m not in sys.modules]
     conn.send(("started", {"pid": os.getpid(), "missing_preload": missing}))
+    tune_for_batch_work()  # after the preloaded imports, which the freeze then leaves out of collections
 
     def sink(event: dict[str, Any]) -> None:
         conn.send(("progress", {**event, "sent_at": time.time()}))
