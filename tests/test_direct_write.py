@@ -249,3 +249,47 @@ def test_levels_outside_isal_are_refused(tmp_path: Path) -> None:
     config = get_default_backend_configuration(nwbfile=nwbfile, backend="hdf5")
     with pytest.raises(ValueError, match="0-3"):
         direct_write.defer_datasets(nwbfile, config, level=4)
+
+
+def test_one_dimensional_iterator_data(tmp_path: Path) -> None:
+    """Any GenericDataChunkIterator dataset takes the fast path, not only 2-D recordings."""
+    from neuroconv.tools.hdmf import SliceableDataChunkIterator
+    from pynwb import TimeSeries
+
+    values = np.random.default_rng(3).standard_normal(25_001).astype("float32")
+    nwbfile = _nwbfile()
+    iterator = SliceableDataChunkIterator(data=values, chunk_shape=(4_000,))
+    nwbfile.add_acquisition(TimeSeries(name="signal", data=iterator, unit="V", rate=1000.0))
+    config = get_default_backend_configuration(nwbfile=nwbfile, backend="hdf5")
+    configure_backend(nwbfile=nwbfile, backend_configuration=config)
+    deferred = direct_write.defer_datasets(nwbfile, config)
+    assert [d.location for d in deferred] == ["acquisition/signal/data"]
+    path = tmp_path / "one_d.nwb"
+    with NWBHDF5IO(str(path), mode="w") as io:
+        io.write(nwbfile)
+    stats = direct_write.fill(path, deferred, threads=2)
+    assert stats.chunks == 7
+    with h5py.File(path, "r") as f:
+        assert f["acquisition/signal/data"].shuffle
+        np.testing.assert_array_equal(f["acquisition/signal/data"][:], values)
+
+
+def test_wide_recordings_are_read_in_column_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory is a number of chunks, not of rows: a wide recording is read a few chunk columns at a time."""
+    monkeypatch.setattr(direct_write, "MAX_BLOCK_BYTES", 3 * 1_000 * 16 * 2)  # three chunk columns
+    traces = _int16(4_321, 100)  # seven chunk columns of 16 (the last one partial)
+    rec = _recording([traces])
+    widths: list[int] = []
+    original = rec.get_traces
+
+    def spying(*args: Any, **kwargs: Any) -> np.ndarray:
+        out = original(*args, **kwargs)
+        widths.append(out.shape[1])
+        return out
+
+    rec.get_traces = spying  # type: ignore[method-assign]
+    path = tmp_path / "wide.nwb"
+    _write(rec, path, (1_000, 16))
+    assert max(widths) == 48 and min(widths) == 4  # groups of 3 columns; the last group holds the 4 left
+    with h5py.File(path, "r") as f:
+        np.testing.assert_array_equal(f["acquisition/ElectricalSeriesRaw/data"][:], traces)

@@ -38,6 +38,7 @@ from zlib_ng import zlib_ng
 GZIP_LEVELS = range(0, 4)  # ISA-L's deflate levels
 DEFAULT_LEVEL = 1
 MAX_READ_ROWS = 131_072  # rows per source read; see _read_block
+MAX_BLOCK_BYTES = 64 * 1024**2  # source data per read; see _fill_dataset
 
 
 class SourceReadError(RuntimeError):
@@ -213,17 +214,20 @@ def _fill_dataset(
     level: int,
     on_bytes: Callable[[int], None] | None,
 ) -> tuple[int, int, int, dict[tuple[int, ...], np.ndarray[Any, Any]]]:
-    """Read one row of chunks (all of the trailing axes) at a time and keep a bounded window compressing.
+    """Read a block of chunks at a time and keep a bounded window of chunks compressing.
 
-    A row of chunks is one contiguous read for row-major sources (a memory-mapped .bin reads all channels
-    of a time range at once). The window holds enough chunks to keep every thread busy while the next row is
-    read, and no more: at most about two rows are alive at any time, whatever the length of the recording.
-    Copies of the first and last chunk's source data are kept for :func:`_verify`.
+    A block is one row of chunks (a time range) across as many chunk columns as fit in
+    :data:`MAX_BLOCK_BYTES`: for a Neuropixels probe that is all 384 channels, one contiguous read of a
+    memory-mapped .bin; a much wider recording is read in several column groups. The window holds enough
+    chunks to keep every thread busy while the next block is read, and no more, so memory is a fixed
+    number of chunks whatever the recording's length or width. Copies of the first and last chunk's source
+    data are kept for :func:`_verify`.
     """
     rows = item.chunk_shape[0]
-    trailing = [range(0, n, c) for n, c in zip(item.shape[1:], item.chunk_shape[1:], strict=True)]
-    per_row = int(np.prod([len(r) for r in trailing], dtype=np.int64))
-    window = max(2 * threads, per_row + threads)
+    groups = _column_groups(item)
+    rest = [range(0, n, c) for n, c in zip(item.shape[2:], item.chunk_shape[2:], strict=True)]
+    per_block = max(len(g) for g in groups) * int(np.prod([len(r) for r in rest], dtype=np.int64))
+    window = max(2 * threads, per_block + threads)
     pending: deque[tuple[tuple[int, ...], int, Future[bytes]]] = deque()
     chunks = raw = stored = 0
     checked = {_first_corner(item), _last_corner(item)}
@@ -241,26 +245,44 @@ def _fill_dataset(
     try:
         for start in range(0, item.shape[0], rows):
             stop = min(item.shape[0], start + rows)
-            block = _read_block(item, start, stop)
-            for corner in itertools.product(*trailing):
-                where = tuple(
-                    slice(c, min(n, c + size))
-                    for c, n, size in zip(corner, item.shape[1:], item.chunk_shape[1:], strict=True)
+            for group in groups:
+                columns = (
+                    slice(group[0], min(item.shape[1], group[-1] + item.chunk_shape[1])) if group else None
                 )
-                part = block[(slice(None), *where)]
-                offset = (start, *corner)
-                if offset in checked:
-                    kept[offset] = part.copy()
-                future = pool.submit(_encode, part, item.chunk_shape, item.dtype, level)
-                pending.append((offset, part.nbytes, future))
-                while len(pending) > window:
-                    write_oldest()
+                block = _read_block(item, start, stop, columns)
+                shifts = (columns.start, *(0 for _ in rest)) if columns else ()
+                for corner in itertools.product(group, *rest) if group else [()]:
+                    where = tuple(
+                        slice(c - shift, min(n, c + size) - shift)
+                        for c, n, size, shift in zip(
+                            corner, item.shape[1:], item.chunk_shape[1:], shifts, strict=True
+                        )
+                    )
+                    part = block[(slice(None), *where)]
+                    offset = (start, *corner)
+                    if offset in checked:
+                        kept[offset] = part.copy()
+                    future = pool.submit(_encode, part, item.chunk_shape, item.dtype, level)
+                    pending.append((offset, part.nbytes, future))
+                    while len(pending) > window:
+                        write_oldest()
+                del block
         while pending:
             write_oldest()
     finally:
         for _, _, future in pending:
             future.cancel()
     return chunks, raw, stored, kept
+
+
+def _column_groups(item: DeferredDataset) -> list[list[int]]:
+    """Chunk-column starts (axis 1) grouped so that one block of a group stays under MAX_BLOCK_BYTES."""
+    if len(item.shape) == 1:
+        return [[]]
+    starts = list(range(0, item.shape[1], item.chunk_shape[1]))
+    column_bytes = item.chunk_shape[0] * item.chunk_shape[1] * int(np.prod(item.shape[2:], dtype=np.int64))
+    per_group = max(1, MAX_BLOCK_BYTES // (column_bytes * item.dtype.itemsize))
+    return [starts[i : i + per_group] for i in range(0, len(starts), per_group)]
 
 
 def _first_corner(item: DeferredDataset) -> tuple[int, ...]:
@@ -271,22 +293,26 @@ def _last_corner(item: DeferredDataset) -> tuple[int, ...]:
     return tuple((n - 1) // c * c for n, c in zip(item.shape, item.chunk_shape, strict=True))
 
 
-def _read_block(item: DeferredDataset, start: int, stop: int) -> np.ndarray[Any, Any]:
-    """Rows ``start:stop`` of the source, read at most :data:`MAX_READ_ROWS` rows at a time.
+def _read_block(
+    item: DeferredDataset, start: int, stop: int, columns: slice | None = None
+) -> np.ndarray[Any, Any]:
+    """Rows ``start:stop`` (of ``columns`` on axis 1) of the source, read at most MAX_READ_ROWS at a time.
 
     A narrow dataset (a one-channel sync trace) can have chunks that span the whole recording, and its
     source may be a column of a wide memory-mapped file: one read would map and touch every page of that
     file. Reading in slices bounds what is mapped at once, whatever the width the source hides.
     """
-    expected = (stop - start, *item.shape[1:])
     rest = tuple(slice(0, n) for n in item.shape[1:])
+    if columns is not None:
+        rest = (columns, *rest[1:])
+    expected = (stop - start, *(s.stop - s.start for s in rest))
     if stop - start <= MAX_READ_ROWS:
         return _checked(item, item.source._get_data((slice(start, stop), *rest)), expected, start)
     block = np.empty(expected, dtype=item.dtype)
     for first in range(start, stop, MAX_READ_ROWS):
         last = min(stop, first + MAX_READ_ROWS)
         piece = item.source._get_data((slice(first, last), *rest))
-        block[first - start : last - start] = _checked(item, piece, (last - first, *item.shape[1:]), first)
+        block[first - start : last - start] = _checked(item, piece, (last - first, *expected[1:]), first)
     return block
 
 
