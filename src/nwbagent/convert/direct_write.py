@@ -342,7 +342,6 @@ def _encode(
 
 _MEM_LEVEL = 9  # ISA-L's largest hash table: faster and a better ratio than the default on recordings
 _ZLIB_HEADER = bytes([0x78, 0x5E])  # deflate, 32 KiB window, "fast" level; inflate ignores the level bits
-_RUN_SHARE = 0.9  # a plane whose commonest byte is this frequent is left to ISA-L (see _deflate)
 
 
 def _shuffle(data: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -364,33 +363,53 @@ def _shuffle(data: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 
 
 def _deflate(planes: np.ndarray[Any, Any], level: int) -> bytes:
-    """One zlib stream for the shuffled chunk, each kind of byte plane coded by the coder that suits it.
+    """One zlib stream for the shuffled chunk, its last byte plane coded by whichever coder suits it.
 
-    After the shuffle, the low bytes of a recording are near-random (a Huffman code is all that helps, and
-    ISA-L's is as good as any, at ~550 MB/s) while the most significant byte is mostly sign extension,
-    0x00 or 0xFF. ISA-L codes that plane 20% worse than zlib, which made files as large as NeuroConv's
-    gzip-4 files; zlib-ng's Huffman-only mode codes it 8% better at ~400 MB/s. A deflate stream is a
-    sequence of blocks, so the two coders' raw outputs are joined (the first ends with a sync flush on a
-    byte boundary, the second carries the final block) under one zlib header and the Adler-32 of the
-    whole chunk. A plane dominated by one byte value (a sync channel's high byte, zero padding) is better
-    served by ISA-L's string matching, because a Huffman code cannot spend less than a bit per byte.
+    After the shuffle the low bytes of a recording are near-random (only a Huffman code helps, and ISA-L's
+    is as good as any at ~550 MB/s). The most significant byte differs between recordings: where slow
+    components (LFP, offsets, a sync word) make it change slowly, ISA-L's string matching codes it well;
+    where it is plain sign noise (a high-pass, noise-dominated band) ISA-L codes it ~20% worse than
+    zlib-ng's Huffman-only mode. A 64 KiB sample from the middle of the plane, coded both ways, picks the
+    coder for the whole plane. A deflate stream is a sequence of blocks, so the two coders' raw outputs
+    are joined (the first ends on a byte boundary with a sync flush, the second carries the final block)
+    under one zlib header and the Adler-32 of the whole chunk: one standard stream, decoded by any inflate.
     """
-    tail = planes[-1]
-    if planes.shape[0] == 1 or _runs_dominate(tail):
+    if planes.shape[0] == 1 or not _huffman_wins(planes[-1], level):
         whole = isal_zlib.compressobj(level, isal_zlib.DEFLATED, isal_zlib.MAX_WBITS, _MEM_LEVEL)
         return whole.compress(planes) + whole.flush()
-    lead = planes[:-1]
+    lead, tail = planes[:-1], planes[-1]
     head = isal_zlib.compressobj(level, isal_zlib.DEFLATED, -isal_zlib.MAX_WBITS, _MEM_LEVEL)
-    body = head.compress(lead) + head.flush(isal_zlib.Z_SYNC_FLUSH)
     huffman = zlib_ng.compressobj(1, zlib_ng.DEFLATED, -zlib_ng.MAX_WBITS, 9, zlib_ng.Z_HUFFMAN_ONLY)
-    body += huffman.compress(tail) + huffman.flush()
     check = isal_zlib.adler32(tail, isal_zlib.adler32(lead))
-    return _ZLIB_HEADER + body + check.to_bytes(4, "big")
+    return b"".join(  # one copy of the megabytes, not one per concatenation
+        (
+            _ZLIB_HEADER,
+            head.compress(lead),
+            head.flush(isal_zlib.Z_SYNC_FLUSH),
+            huffman.compress(tail),
+            huffman.flush(),
+            check.to_bytes(4, "big"),
+        )
+    )
 
 
-def _runs_dominate(plane: np.ndarray[Any, Any]) -> bool:
-    sample = plane[:: max(1, plane.size // 65_536)]
-    return bool(np.bincount(sample, minlength=256).max() >= _RUN_SHARE * sample.size)
+_SAMPLE_BYTES = 65_536
+_HUFFMAN_MARGIN = 0.97  # Huffman-only must win clearly on the sample: the sample is not the whole plane
+
+
+def _huffman_wins(plane: np.ndarray[Any, Any], level: int) -> bool:
+    if plane.size < 4 * _SAMPLE_BYTES:
+        return False  # small planes: not worth a second coder
+    middle = plane.size // 2
+    sample = plane[middle - _SAMPLE_BYTES // 2 : middle + _SAMPLE_BYTES // 2]
+    isal = isal_zlib.compressobj(level, isal_zlib.DEFLATED, -isal_zlib.MAX_WBITS, _MEM_LEVEL)
+    by_isal = len(isal.compress(sample) + isal.flush())
+    return len(_huffman_only(sample)) < _HUFFMAN_MARGIN * by_isal
+
+
+def _huffman_only(data: np.ndarray[Any, Any]) -> bytes:
+    coder = zlib_ng.compressobj(1, zlib_ng.DEFLATED, -zlib_ng.MAX_WBITS, 9, zlib_ng.Z_HUFFMAN_ONLY)
+    return coder.compress(data) + coder.flush()
 
 
 def _verify(dset: Any, item: DeferredDataset, kept: dict[tuple[int, ...], np.ndarray[Any, Any]]) -> None:
