@@ -264,6 +264,15 @@ def run_script(source: Path, out_dir: Path, logs: Path, raw_bytes: int) -> dict[
     }
 
 
+def _median_run(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median wall time stands for its kind; peak RSS is the highest of all repeats."""
+    ordered = sorted(results, key=lambda r: r["wall_s"])
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    chosen["all_wall_s"] = [r["wall_s"] for r in results]
+    chosen["peak_rss_bytes"] = max(r["peak_rss_bytes"] for r in results)
+    return chosen
+
+
 def _nwbagent_cmd() -> list[str]:
     exe = Path(sys.executable).parent / "nwbagent"
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "nwbagent.cli"]
@@ -423,6 +432,9 @@ def main() -> int:
     parser.add_argument("--json", dest="json_path", type=Path, help="also write all figures to this file")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--keep", action="store_true", help="keep the NWB outputs")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds of the four runs; medians are reported (default 3)"
+    )
     parser.add_argument("--child-write", choices=["neuroconv", "direct"], help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -480,43 +492,46 @@ def _bench_runs(
 ) -> int:
     runs: dict[str, dict[str, Any] | None] = {}
     notes: list[str] = []
-    print("\nruns (each in a fresh process; page cache re-warmed before and sync after each):", flush=True)
+    repeats: dict[str, list[dict[str, Any]]] = {key: [] for key in RUNS}
+    print(
+        f"\nruns ({args.repeat} round(s) of the four, interleaved; each run in a fresh process, page cache "
+        "re-warmed before and sync after each):",
+        flush=True,
+    )
 
-    def announce(key: str) -> None:
+    def timed(key: str, run: Any) -> None:
         # This VM reclaims page cache proactively (DAMON): re-read the source so every run finds it cached.
         warm_page_cache(source)
         print(f"  {RUNS[key]} ...", end="", flush=True)
-
-    def done(key: str) -> None:
-        run = runs[key]
-        print(f" {run['wall_s']:.1f} s" if run else " skipped", flush=True)
+        result = run()
+        if result is not None:
+            repeats[key].append(result)
+        print(f" {result['wall_s']:.1f} s" if result else " skipped", flush=True)
         os.sync()
 
     os.sync()
-    for writer in ("neuroconv", "direct"):
-        announce(writer)
-        runs[writer] = run_write_stage(writer, source, outputs / writer, logs)
-        done(writer)
+    is_spikeglx: bool | None = None
+    raw_bytes = 0
+    for _ in range(args.repeat):
+        for writer in ("neuroconv", "direct"):
+            timed(writer, lambda w=writer: run_write_stage(w, source, outputs / w, logs))
+        raw_bytes = int(repeats["direct"][-1]["raw_bytes"])
+        if repeats["neuroconv"][-1]["raw_bytes"] != raw_bytes:
+            raise BenchError("the two write stages wrote different numbers of raw bytes")
+        if is_spikeglx is None:
+            is_spikeglx = all(i.startswith("SpikeGLX") for i in repeats["direct"][-1]["interfaces"])
+        if is_spikeglx:
+            timed("script", lambda n=raw_bytes: run_script(source, outputs / "script", logs, n))
+        timed("nwbagent", lambda n=raw_bytes: run_nwbagent(source, outputs / "nwbagent", logs, n))
+    for key, results in repeats.items():
+        runs[key] = _median_run(results) if results else None
     reference, fast = runs["neuroconv"], runs["direct"]
     assert reference is not None and fast is not None
-    raw_bytes = int(fast["raw_bytes"])
-    if reference["raw_bytes"] != raw_bytes:
-        raise BenchError(f"the two write stages wrote {reference['raw_bytes']} vs {raw_bytes} raw bytes")
-
-    is_spikeglx = all(i.startswith("SpikeGLX") for i in fast["interfaces"])
-    announce("script")
-    if is_spikeglx:
-        runs["script"] = run_script(source, outputs / "script", logs, raw_bytes)
-    else:
-        runs["script"] = None
+    if not is_spikeglx:
         notes.append(
             f"end-to-end plain NeuroConv script skipped: {source} is not a SpikeGLX folder "
             f"(detected {', '.join(fast['interfaces'])})"
         )
-    done("script")
-    announce("nwbagent")
-    runs["nwbagent"] = run_nwbagent(source, outputs / "nwbagent", logs, raw_bytes)
-    done("nwbagent")
     load_after = os.getloadavg()
 
     print("\nverifying: both write-stage files, every series in acquisition, block by block ...", flush=True)
@@ -543,13 +558,15 @@ def _bench_runs(
             print(f"{label:38} {'skipped':>8}")
             continue
         run["raw_mb_s"] = _mb(run["raw_bytes"]) / run["wall_s"]
+        walls = ", ".join(f"{w:.2f}" for w in run["all_wall_s"])
         print(
             f"{label:38} {run['wall_s']:8.2f} {run['raw_mb_s']:9.1f} {_mb(run['output_bytes']):10.1f} "
-            f"{_mb(run['peak_rss_bytes']):12.0f}"
+            f"{_mb(run['peak_rss_bytes']):12.0f}   ({walls})"
         )
     print(
-        "  (write stage: the write call alone; end to end: the whole process, incl. start-up, imports, "
-        "detection, inspection, reports)"
+        "  (wall: median of the rounds, all rounds in brackets; peak RSS: highest of the rounds. Write "
+        "stage: the write call alone; end to end: the whole process, incl. start-up, imports, detection, "
+        "inspection, reports)"
     )
     agent = runs["nwbagent"]
     assert agent is not None
