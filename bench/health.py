@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -78,6 +79,7 @@ def main() -> int:
             "NWBAGENT_PORT": str(port),
             "NWBAGENT_LLM_PROVIDER": "rules",
             "NWBAGENT_DATA_ROOTS": json.dumps([str(roots)]),
+            "NWBAGENT_RATE_LIMITS_ENABLED": "false",  # the probes poll far faster than a user may
         }
         log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
@@ -108,13 +110,30 @@ def main() -> int:
             client.post(f"/api/sessions/{sid}/messages", json={"text": DESCRIPTION})
             _wait(client, sid, {"ready"})
             t = time.perf_counter()
-            client.post(f"/api/sessions/{sid}/actions/convert")
+
+            # The convert request may wait for the whole conversion (NWBAGENT_TURN_WAIT_S), so it runs in
+            # another thread with its own connection while this one probes health.
+            def post_convert() -> None:
+                with httpx.Client(
+                    base_url=client.base_url, headers=client.headers, cookies=client.cookies, timeout=600
+                ) as other:
+                    r = other.post(f"/api/sessions/{sid}/actions/convert")
+                    if r.status_code >= 400:
+                        raise SystemExit(f"convert refused: {r.status_code} {r.text}")
+
+            poster = threading.Thread(target=post_convert)
+            poster.start()
+
+            deadline = time.monotonic() + 600
 
             def converting() -> bool:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the conversion did not finish within 10 minutes")
                 state = client.get(f"/api/sessions/{sid}/status").json()["state"]
-                return state in ("ready", "converting", "inspecting")
+                return poster.is_alive() or state in ("ready", "converting", "inspecting")
 
             during = _probe(client, until=converting)
+            poster.join()
             conversion_s = time.perf_counter() - t
 
             print(

@@ -109,15 +109,8 @@ def child_write(writer: str, source: Path, out_dir: Path) -> int:
             backend="hdf5",
         )
     else:
-        fill = direct_write.run_conversion(
-            plan.pipe,
-            path,
-            metadata=plan.metadata,
-            conversion_options=options,
-            level=settings.write_gzip_level,
-            threads=settings.write_threads or None,
-            on_bytes=tracker.advance,
-        )
+        fill = R._write(plan, path, "hdf5", options, tracker, direct=True)  # exactly what convert runs
+        assert fill is not None
         stats = {
             "datasets": fill.datasets,
             "chunks": fill.chunks,

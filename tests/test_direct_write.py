@@ -74,6 +74,20 @@ def _write(
     return direct_write.fill(path, deferred, level=level, threads=threads, on_bytes=on_bytes)
 
 
+def _spy_on_reads(rec: NumpyRecording) -> list[tuple[int, ...]]:
+    """Record the shape of every block the writer reads from ``rec``."""
+    shapes: list[tuple[int, ...]] = []
+    original = rec.get_traces
+
+    def spying(*args: Any, **kwargs: Any) -> np.ndarray:
+        out = original(*args, **kwargs)
+        shapes.append(out.shape)
+        return out
+
+    rec.get_traces = spying  # type: ignore[method-assign]
+    return shapes
+
+
 def _series_paths(path: Path) -> list[str]:
     with h5py.File(path, "r") as f:
         return [f"acquisition/{name}/data" for name in f["acquisition"]]
@@ -227,18 +241,10 @@ def test_narrow_dataset_reads_the_source_in_bounded_slices(
     monkeypatch.setattr(direct_write, "MAX_READ_ROWS", 1_000)
     traces = _int16(4_500, 1)
     rec = _recording([traces])
-    sizes: list[int] = []
-    original = rec.get_traces
-
-    def spying(*args: Any, **kwargs: Any) -> np.ndarray:
-        out = original(*args, **kwargs)
-        sizes.append(out.shape[0])
-        return out
-
-    rec.get_traces = spying  # type: ignore[method-assign]
+    shapes = _spy_on_reads(rec)
     path = tmp_path / "narrow.nwb"
     _write(rec, path, (4_500, 1))
-    assert max(sizes) <= 1_000
+    assert max(rows for rows, _ in shapes) <= 1_000
     with h5py.File(path, "r") as f:
         np.testing.assert_array_equal(f["acquisition/ElectricalSeriesRaw/data"][:], traces)
 
@@ -279,17 +285,10 @@ def test_wide_recordings_are_read_in_column_groups(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(direct_write, "MAX_BLOCK_BYTES", 3 * 1_000 * 16 * 2)  # three chunk columns
     traces = _int16(4_321, 100)  # seven chunk columns of 16 (the last one partial)
     rec = _recording([traces])
-    widths: list[int] = []
-    original = rec.get_traces
-
-    def spying(*args: Any, **kwargs: Any) -> np.ndarray:
-        out = original(*args, **kwargs)
-        widths.append(out.shape[1])
-        return out
-
-    rec.get_traces = spying  # type: ignore[method-assign]
+    shapes = _spy_on_reads(rec)
     path = tmp_path / "wide.nwb"
     _write(rec, path, (1_000, 16))
+    widths = [columns for _, columns in shapes]
     assert max(widths) == 48 and min(widths) == 4  # groups of 3 columns; the last group holds the 4 left
     with h5py.File(path, "r") as f:
         np.testing.assert_array_equal(f["acquisition/ElectricalSeriesRaw/data"][:], traces)

@@ -295,28 +295,24 @@ def test_sample_ap_and_lf_read_back_exactly(sample: Path, tmp_path: Path) -> Non
 # --- 4. the setting and the backend choose the writer -------------------------------------------------
 
 
-@pytest.mark.usefixtures("fast_write_off")
-def test_setting_off_uses_neuroconv_write(spikeglx_dir: Path, tmp_path: Path) -> None:
-    assert get_settings().fast_write is False
+@pytest.mark.parametrize(
+    ("settings_fixture", "writer"), [("fast_write_off", "neuroconv"), ("default_settings", "direct")]
+)
+def test_setting_chooses_the_writer(
+    settings_fixture: str, writer: str, spikeglx_dir: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    request.getfixturevalue(settings_fixture)
+    assert get_settings().fast_write is (writer == "direct")
     (out,) = convert(spikeglx_dir, tmp_path / "out", user_metadata=COMPLETE, stub=True, inspect=False)
-    assert out.writer == "neuroconv"
+    assert out.writer == writer
     with h5py.File(out.nwb, "r") as h5:
         series = _electrical_series_data(h5)
         assert series
         for path, dset in series.items():
-            assert dset.compression == "gzip" and dset.compression_opts == 4, path
-            assert dset.shuffle is False, path
-
-
-@pytest.mark.usefixtures("default_settings")
-def test_default_setting_uses_direct_write(spikeglx_dir: Path, tmp_path: Path) -> None:
-    assert get_settings().fast_write is True
-    (out,) = convert(spikeglx_dir, tmp_path / "out", user_metadata=COMPLETE, stub=True, inspect=False)
-    assert out.writer == "direct"
-    with h5py.File(out.nwb, "r") as h5:
-        series = _electrical_series_data(h5)
-        assert series
-        assert all(d.compression == "gzip" and d.shuffle is True for d in series.values())
+            assert dset.compression == "gzip", path
+            # NeuroConv's default is gzip 4 without shuffle; the direct writer's is ISA-L level 1 after one
+            expected = (1, True) if writer == "direct" else (4, False)
+            assert (dset.compression_opts, dset.shuffle) == expected, path
 
 
 def test_zarr_backend_always_uses_neuroconv_write(spikeglx_dir: Path, tmp_path: Path) -> None:

@@ -19,7 +19,8 @@ SAMPLE_FORMAT = "SpikeGLXRecordingInterface+SpikeGLXSyncChannelInterface"  # dis
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("metrics"), ENV).start()
+    # NeuroConv's own writer: the sample's conversion then lasts seconds, long enough to be seen running.
+    srv = Server(tmp_path_factory.mktemp("metrics"), {**ENV, "NWBAGENT_FAST_WRITE": "false"}).start()
     yield srv
     srv.stop()
 

@@ -353,21 +353,44 @@ def test_server_side_source_must_be_under_data_roots(client: Client, tmp_path: P
 
 
 def test_health_keeps_answering_during_a_conversion(server: Server, client: Client) -> None:
+    """The direct-chunk writer keeps both cores busy compressing; the server must still answer.
+
+    The convert request itself may wait for the whole (fast) conversion, so health is probed from another
+    thread for as long as that request and the session are busy.
+    """
+    from nwbagent.sample import make_spikeglx_sample
+
+    long = make_spikeglx_sample(server.data_dir / "roots" / "health", 30.0, lf=False)
     sid, _ = client.new_session()
-    client.http.post(f"/api/sessions/{sid}/source", json={"sample": "neuropixels"})
+    client.http.post(f"/api/sessions/{sid}/source", json={"path": str(long)})
     client.wait_for(sid, {"collecting_metadata"})
     client.http.post(f"/api/sessions/{sid}/messages", json={"text": DESCRIPTION})
     client.wait_for(sid, {"ready"})
     latencies: list[float] = []
-    with httpx.Client(base_url=server.base_url, timeout=10) as probe:
+    failures: list[str] = []
+    done = threading.Event()
+
+    def probe() -> None:
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            while not done.is_set() and len(latencies) < 2_000:
+                t = time.perf_counter()
+                r = http.get("/api/health")
+                latencies.append(time.perf_counter() - t)
+                if r.status_code != 200:
+                    failures.append(r.text)
+                time.sleep(0.02)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    try:
         client.http.post(f"/api/sessions/{sid}/actions/convert")
-        while client.status(sid)["state"] in ("ready", "converting", "inspecting") and len(latencies) < 400:
-            t = time.perf_counter()
-            r = probe.get("/api/health")
-            latencies.append(time.perf_counter() - t)
-            assert r.status_code == 200, r.text
-            time.sleep(0.02)
-    assert len(latencies) >= 5
+        status = client.wait_for(sid, {"passed", "passed_with_issues"})
+    finally:
+        done.set()
+        prober.join(30)
+    assert status["job"]["status"] == "succeeded", status
+    assert not failures, failures[:3]
+    assert len(latencies) >= 20, len(latencies)  # the conversion took a second or more: probed throughout
     # Generous bound only: speed is measured in bench/health.py.
     assert statistics.median(latencies) < 0.5 and max(latencies) < 3.0
 

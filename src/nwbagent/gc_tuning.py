@@ -13,9 +13,15 @@ from __future__ import annotations
 import gc
 
 GEN0_THRESHOLD = 10_000
+_tuned = False
 
 
 def tune_for_batch_work() -> None:
+    """Once per process: a CLI invoked many times in one process (tests) must not freeze each time."""
+    global _tuned
+    if _tuned:
+        return
+    _tuned = True
     gc.freeze()  # what is alive now (imports, settings) is never walked again
     _, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(GEN0_THRESHOLD, gen1, max(gen2, 100))

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from nwbagent.convert.direct_write import FillStats
 from nwbagent.convert.failures import explain_read_failure, explain_write_failure
 from nwbagent.convert.preflight import preflight
 from nwbagent.convert.progress import ProgressCallback, ProgressTracker, bar_class_for
@@ -351,7 +352,8 @@ def _run(
 
 def _write(
     plan: _Plan, path: Path, backend: Backend, options: dict[str, Any], tracker: ProgressTracker, direct: bool
-) -> None:
+) -> FillStats | None:
+    """Write the NWB file at ``path``; the direct-chunk writer's statistics when it wrote it."""
     if not direct:
         plan.pipe.run_conversion(
             nwbfile_path=str(path),
@@ -360,11 +362,11 @@ def _write(
             backend=backend,
             conversion_options=options,
         )
-        return
+        return None
     from nwbagent.convert import direct_write
 
     settings = get_settings()
-    direct_write.run_conversion(
+    return direct_write.run_conversion(
         plan.pipe,
         path,
         metadata=plan.metadata,
