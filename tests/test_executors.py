@@ -56,7 +56,8 @@ def real_src(ephy_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def long_src(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """20 s of Neuropixels AP+LF (~480 MB): a full conversion takes far longer than any cancel should."""
+    """20 s of Neuropixels AP+LF (~480 MB). Jobs that must still be writing when cancelled convert it with
+    NeuroConv's writer (``long_spec``): ~10 s, where the direct-chunk writer takes ~1 s."""
     return make_spikeglx_sample(tmp_path_factory.mktemp("long"), 20.0)
 
 
@@ -67,13 +68,20 @@ def local() -> Iterator[LocalExecutor]:
     executor.shutdown()
 
 
-def spec_for(source: Path, output_dir: Path, *, kind: str = "convert") -> JobSpec:
+def long_spec(source: Path, output_dir: Path) -> JobSpec:
+    return spec_for(source, output_dir, fast_write=False)
+
+
+def spec_for(
+    source: Path, output_dir: Path, *, kind: str = "convert", fast_write: bool | None = None
+) -> JobSpec:
     request = ConvertRequest(
         source=str(source),
         units=detect(source).units,
         layers=[from_user(USER)],
         output_dir=str(output_dir),
         stub=False,
+        fast_write=fast_write,
     )
     return JobSpec(
         job_id=uuid.uuid4().hex,
@@ -172,7 +180,7 @@ def test_local_line_positions_and_cancelling_queued_and_running_jobs(
     local: LocalExecutor, long_src: Path, real_src: Path, tmp_path: Path
 ) -> None:
     long_out = tmp_path / "long"
-    first = Background(local, spec_for(long_src, long_out))
+    first = Background(local, long_spec(long_src, long_out))
     wait_for(lambda: local.health()["workers_alive"] == 1, 30, "the long job to start")
     second = Background(local, spec_for(real_src, tmp_path / "second"))
     wait_for(lambda: len(local.queue()) == 2, 5, "the second job to queue")
@@ -216,7 +224,7 @@ def test_local_line_positions_and_cancelling_queued_and_running_jobs(
 def test_local_worker_killed_mid_job_fails_with_worker_died(
     local: LocalExecutor, long_src: Path, tmp_path: Path
 ) -> None:
-    job = Background(local, spec_for(long_src, tmp_path / "out"))
+    job = Background(local, long_spec(long_src, tmp_path / "out"))
     wait_for(lambda: writing(job), 60, "the job to write")
     os.kill(local.health()["worker_pids"][job.spec.job_id], signal.SIGKILL)
     outcome = job.wait(10)
@@ -242,7 +250,7 @@ def test_local_user_error_in_the_job_is_a_failed_outcome(
 
 def test_local_shutdown_cancels_what_runs_and_refuses_new_jobs(long_src: Path, tmp_path: Path) -> None:
     executor = LocalExecutor(1)
-    job = Background(executor, spec_for(long_src, tmp_path / "out"))
+    job = Background(executor, long_spec(long_src, tmp_path / "out"))
     wait_for(lambda: executor.health()["workers_alive"] == 1, 30, "the job to start")
     executor.shutdown()
     assert job.wait(1).status == "cancelled"
@@ -307,7 +315,7 @@ def test_dask_converts_a_real_recording_with_progress(
 def test_dask_cancels_a_running_and_a_queued_job(
     dask_executor: DaskExecutor, long_src: Path, real_src: Path, tmp_path: Path
 ) -> None:
-    first = Background(dask_executor, spec_for(long_src, tmp_path / "long"))
+    first = Background(dask_executor, long_spec(long_src, tmp_path / "long"))
     second = Background(dask_executor, spec_for(real_src, tmp_path / "second"))
     wait_for(lambda: len(dask_executor.queue()) == 2, 10, "both jobs to be known")
     assert [e.position for e in dask_executor.queue()] == [None, 1]
@@ -334,6 +342,6 @@ def test_job_cancelled_from_the_progress_sink_is_a_cancelled_outcome(long_src: P
             raise JobCancelled("test")
 
     out = tmp_path / "out"
-    result = run_conversion_job(spec_for(long_src, out).request, sink)
+    result = run_conversion_job(long_spec(long_src, out).request, sink)
     assert result["status"] == "cancelled", result
     assert leftovers(out) == []

@@ -403,7 +403,8 @@ def test_restart_during_a_conversion_recovers(tmp_path: Path) -> None:
 
     roots = tmp_path / "roots"
     long = make_spikeglx_sample(roots / "long", 40.0, lf=False)
-    env = {"NWBAGENT_DATA_ROOTS": json.dumps([str(roots)])}
+    # NeuroConv's writer: ~15 s of writing to be killed in (the direct-chunk writer needs ~2 s).
+    env = {"NWBAGENT_DATA_ROOTS": json.dumps([str(roots)]), "NWBAGENT_FAST_WRITE": "false"}
     data = tmp_path / "data"
     server = Server(data, env).start()
     client = Client(server.base_url)

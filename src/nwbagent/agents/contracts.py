@@ -54,6 +54,9 @@ class ConvertRequest(BaseModel):
     stub: bool
     backend: Literal["hdf5", "zarr"] = "hdf5"
     overwrite: bool = True
+    fast_write: bool | None = Field(
+        default=None, description="HDF5 writer: None = the fast_write setting of the process that converts"
+    )
 
 
 class ConvertReply(BaseModel):

@@ -51,6 +51,7 @@ def convert_request(request: ConvertRequest, progress: Callable[[dict[str, Any]]
         overwrite=request.overwrite,
         progress=on_progress,
         inspect=False,
+        fast_write=request.fast_write,
     )
     return ConvertReply(outputs=outputs)
 
