@@ -24,6 +24,7 @@ plugin. On the real recordings of ``../shared/data`` the files are 17% smaller t
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from collections import deque
@@ -74,6 +75,7 @@ class FillStats:
     stored_bytes: int
 
 
+@functools.cache
 def _placeholder_class() -> type:
     """hdmf is imported lazily: the CLI's cheap commands must not pay for it."""
     from hdmf.data_utils import AbstractDataChunkIterator

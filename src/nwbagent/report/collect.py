@@ -559,9 +559,7 @@ def collect_source(
     folder = Path(source_folder).expanduser().resolve() if source_folder else None
     entries: list[tuple[str, str | None, str, float | None, dict[str, Any]]] = []
     if units:
-        for unit in units:
-            kwargs = dict(getattr(unit, "kwargs", {}) or {})
-            entries.append((unit.interface, unit.stream, unit.category, unit.confidence, kwargs))
+        entries = _unit_entries(units)
     else:
         recipe = _read_recipe(nwb_path)
         if recipe is None:
@@ -587,6 +585,12 @@ def collect_source(
             SourceUnit(interface=i, stream=s, category=c, confidence=conf) for i, s, c, conf, _ in entries
         ],
     )
+
+
+def _unit_entries(units: Sequence[Any]) -> list[tuple[str, str | None, str, float | None, dict[str, Any]]]:
+    return [
+        (u.interface, u.stream, u.category, u.confidence, dict(getattr(u, "kwargs", {}) or {})) for u in units
+    ]
 
 
 def _read_recipe(
@@ -681,7 +685,7 @@ def hash_sources_in_background(units: Sequence[Any], source_folder: str | Path |
     Inspector runs (one busy core) it costs no wall time. :func:`sha256_of` shares the results.
     """
     folder = Path(source_folder).expanduser().resolve() if source_folder else None
-    entries = [(u.interface, u.stream, u.category, u.confidence, dict(u.kwargs or {})) for u in units]
+    entries = _unit_entries(units)
 
     def run() -> None:
         with contextlib.suppress(Exception):  # the report hashes again and reports its own errors
