@@ -25,6 +25,7 @@ from nwbagent.agents.conversion import ConversionAgent
 from nwbagent.agents.evaluation import EvaluationAgent
 from nwbagent.agents.messages import Message
 from nwbagent.agents.state import SessionState
+from nwbagent.agents.units import streams_view
 from nwbagent.errors import UserFacingError
 from nwbagent.llm import get_provider_or_rules
 from nwbagent.server.db.engine import make_engine, upgrade
@@ -217,6 +218,7 @@ class Service:
             "auto_fixes": [f.model_dump(mode="json") for f in session.auto_fixes],
             "detection": session.detection.model_dump(mode="json") if session.detection else None,
             "selected_units": [u.label for u in session.selected_units],
+            **streams_view(session),
             "preview": session.preview.model_dump(mode="json") if session.preview else None,
             "output": session.output.model_dump(mode="json") if session.output else None,
             "chat": [t.model_dump(mode="json") for t in session.chat],
