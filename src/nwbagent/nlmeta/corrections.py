@@ -17,26 +17,17 @@ from typing import Any, Literal
 from nwbagent.metadata.normalize import normalize_field
 from nwbagent.nlmeta.ids import ID_VALUE
 from nwbagent.nlmeta.names import people
+from nwbagent.nlmeta.negation import negated_at
 from nwbagent.nlmeta.spans import Hit, cues, words_pattern
 from nwbagent.nlmeta.vocab import lookup_institution, lookup_region, species_vocabulary
 
 Answer = Literal["yes", "no"]
 
 
-@lru_cache(maxsize=1)
-def _negator_before() -> re.Pattern[str]:
-    negators = words_pattern(cues()["negators"])
-    return re.compile(
-        rf"{negators}\s+(?:(?i:a|an|the|in|into|from|at|of|by|actually|really|exactly)\s+){{0,2}}$"
-    )
-
-
 def mark_negations(text: str, hits: list[Hit]) -> None:
     """Flag hits the speaker denies ("the mouse was male, not female": 'female')."""
-    pattern = _negator_before()
     for hit in hits:
-        before = text[max(0, hit.start - 40) : hit.start]
-        if pattern.search(before):
+        if negated_at(text, hit.start):
             hit.negated = True
 
 

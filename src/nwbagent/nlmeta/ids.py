@@ -29,6 +29,8 @@ SUBJECT_WORDS = (
 )
 SESSION_WORDS = r"session|recording\s+session"
 _SEP = r"\s*(?:[:#=]\s*|(?:is|was)\s+(?:(?i:actually|now)\s+)?|(?i:of)\s+)?"
+# 'the animal number is not 4411 but 4412': the id after 'but' (the one before it is denied)
+_NOT_BUT = r"(?:(?:is|was)\s+)?(?i:not)\s+#?(?P<neg>[A-Za-z0-9_-]+)\s*,?\s*(?i:but|it['’]s|rather)\s+#?"
 _ID_WORD = r"(?i:ID|identifier|number|no\.?|nr\.?|name|named|called|code|tag|label)"
 # 'ID' on its own: upper case anywhere, lower case only with a separator ('id: m042', 'id is 12')
 _BARE_ID = re.compile(
@@ -51,7 +53,7 @@ def _plausible(ident: str, text: str, end: int) -> bool:
 def read_ids(text: str, field: str, words: str) -> list[Hit]:
     """Ids after ``words`` ('mouse M12', "animal's ID was JC-2024-03"), after a bare 'ID', and 'sub-'/'ses-'."""
     hits: list[Hit] = []
-    pattern = rf"\b(?i:{words})(?:['’]s)?\s*\(?\s*(?:{_ID_WORD}\s*)?{_SEP}{ID}(?![\w])"
+    pattern = rf"\b(?i:{words})(?:['’]s)?\s*\(?\s*(?:{_ID_WORD}\s*)?(?:\s*{_NOT_BUT}|{_SEP}){ID}(?![\w])"
     for m in re.finditer(pattern, text):
         ident = re.sub(r"^(?:sub|ses)-", "", m.group("id"))
         if not _plausible(ident, text, m.end()):
@@ -61,7 +63,12 @@ def read_ids(text: str, field: str, words: str) -> list[Hit]:
             hits.append(Hit(AMBIGUOUS, ident, m.start("id"), m.end("id"), 0.0))
             continue
         named = re.search(rf"{_ID_WORD}{_SEP}$", text[m.start() : m.start("id")])
-        hits.append(Hit(field, ident, m.start("id"), m.end("id"), conf.CUE if named else conf.TERM))
+        confidence = conf.CUE if named or m.group("neg") else conf.TERM
+        hits.append(
+            Hit(field, ident, m.start("id"), m.end("id"), confidence, correction=bool(m.group("neg")))
+        )
+        if m.group("neg"):
+            hits.append(Hit(field, m.group("neg"), m.start("neg"), m.end("neg"), confidence, negated=True))
     for m in _BARE_ID.finditer(text):
         before = text[max(0, m.start() - 30) : m.start()]
         is_session = bool(_SESSION_BEFORE.search(before))

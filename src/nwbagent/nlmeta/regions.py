@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from nwbagent.nlmeta import confidence as conf
+from nwbagent.nlmeta.negation import negated_at
 from nwbagent.nlmeta.spans import Hit
 from nwbagent.nlmeta.vocab import UNMAPPED, region_ancestors, region_pattern
 
@@ -35,6 +36,11 @@ def read_regions(text: str, blocked: list[tuple[int, int]]) -> list[Hit]:
         found.append((acronym, m.start(), m.end()))
     if not found or any(a == UNMAPPED for a, _, _ in found):
         return []  # a region outside the list was named too: a partial answer would look complete
+    denied = [f for f in found if negated_at(text, f[1])]  # "it wasn't V1, it was the LGd"
+    found = [f for f in found if f not in denied]
+    hits = [Hit("brain_region", a, s, e, conf.TERM, value=a, negated=True) for a, s, e in denied]
+    if not found:
+        return hits
     acronyms = list(dict.fromkeys(a for a, _, _ in found))
     ancestors = set().union(*(region_ancestors(a) for a in acronyms))
     keep = [a for a in acronyms if a not in ancestors]
@@ -42,4 +48,4 @@ def read_regions(text: str, blocked: list[tuple[int, int]]) -> list[Hit]:
     start, end = min(s for s, _ in spans), max(e for _, e in spans)
     value = ", ".join(keep)
     confidence = conf.TERM if len(keep) == 1 else conf.CONTEXT
-    return [Hit("brain_region", value, start, end, confidence, value=value)]
+    return [*hits, Hit("brain_region", value, start, end, confidence, value=value)]

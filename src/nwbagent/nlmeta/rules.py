@@ -30,7 +30,7 @@ from nwbagent.nlmeta.labels import read_labelled, read_prose
 from nwbagent.nlmeta.names import read_experimenters
 from nwbagent.nlmeta.places import read_institutions, read_labs
 from nwbagent.nlmeta.regions import read_regions
-from nwbagent.nlmeta.spans import Hit, mask_markup, unsafe_value
+from nwbagent.nlmeta.spans import Hit, mask_instructions, mask_markup, unsafe_value
 from nwbagent.nlmeta.subject import (
     read_ages,
     read_genotypes,
@@ -168,15 +168,18 @@ def read_rules(text: str) -> RulesReading:
     readings hide guesses, and disagreement means nothing is emitted, because asking is cheaper than
     archiving a wrong value.
     """
-    masked = mask_markup(text)
+    masked = mask_instructions(mask_markup(text))
     labelled, other = _hits(masked)
     labelled = [h for h in labelled if h.field == "sex" or _normalizes(h)]  # 'set the species to unicorn'
     by_field: dict[str, list[Hit]] = {}
     labelled_fields = {h.field for h in labelled}
     labelled_spans = [(h.start, h.end) for h in labelled]
+    id_label_spans = [(h.start, h.end) for h in labelled if h.field == "subject_id"]
     for hit in other:
         # a labelled line says what its words are ('keywords: mouse, V1'): nothing else reads them
         overlaps = any(s < hit.end and hit.start < e for s, e in labelled_spans)
+        if hit.field == "species" and any(s <= hit.start < e for s, e in id_label_spans):
+            overlaps = False  # 'Mouse ID is 2231': the label names the species too
         if hit.field != AMBIGUOUS and hit.field not in labelled_fields and not overlaps:
             by_field.setdefault(hit.field, []).append(hit)
     for hit in labelled:

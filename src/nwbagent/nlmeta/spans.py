@@ -47,7 +47,8 @@ def cues() -> dict[str, Any]:
 def _all_text(node: Any) -> None:
     """YAML reads a bare yes/no/on as a boolean; a word list must hold words, so quote those."""
     if isinstance(node, dict):
-        for item in node.values():
+        for key, item in node.items():
+            _all_text(key)
             _all_text(item)
     elif isinstance(node, list):
         for item in node:
@@ -77,6 +78,21 @@ _UNSAFE_VALUE = re.compile(r"[<>{}]|javascript:|\bon\w+\s*=", re.I)
 def mask_markup(text: str) -> str:
     """``text`` with markup blanked out (same length), so offsets keep pointing into the original."""
     return _HTML.sub(lambda m: " " * len(m.group(0)), text)
+
+
+# A sentence that pretends to come from the system or tells the reader to drop its instructions is an
+# injection attempt pasted into the chat (or into a file the user copied from): nothing in it is metadata.
+_INSTRUCTION = re.compile(
+    r"(?:\b(?:SYSTEM|System|ASSISTANT|Assistant|ADMIN|DEVELOPER|INSTRUCTIONS?)\s*:|"
+    r"\b(?i:ignore|disregard|forget)\s+(?i:all\s+|any\s+|the\s+)?(?i:previous|prior|above|earlier)\s+"
+    r"(?i:instructions|rules|prompts?)|\b(?i:you\s+are\s+now\s+in)\b)"
+    r"[^\n]*?(?:[.!?](?=\s|$)|(?=\n)|$)"
+)
+
+
+def mask_instructions(text: str) -> str:
+    """``text`` with injected 'SYSTEM: …' / 'ignore previous instructions …' sentences blanked out."""
+    return _INSTRUCTION.sub(lambda m: " " * len(m.group(0)), text)
 
 
 def unsafe_value(value: Any) -> bool:

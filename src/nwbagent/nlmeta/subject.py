@@ -31,6 +31,17 @@ def read_ages(text: str) -> list[Hit]:
             low, high, unit = to_number(m.group("low")), m.group("high"), m.group("unit")
             raw = f"{low}-{to_number(high)} {unit}" if high else f"{low} {unit}"
             hits.append(Hit("age", raw, m.start(), m.end(), confidence))
+    # shorthand: an item of a list ('M17, F, 9 weeks, 22 g') or the whole predicate ("it's 11 weeks")
+    shorthand = [
+        rf"(?:^|(?<=[,;(]))\s*(?P<v>{_AGE_RANGE}\s*{_AGE_UNIT})\s*(?=[,;)]|\.?\s*$)",
+        rf"\b(?i:it|she|he|they|the\s+(?:mouse|rat|animal|subject))(?:['’]s|\s+(?:is|was|were|are))\s+"
+        rf"(?i:about\s+|around\s+|roughly\s+)?(?P<v>{_AGE_RANGE}\s*{_AGE_UNIT})(?=\s*(?:[,;.!?)]|$|\b(?:and|but)\b))",
+    ]
+    for pattern in shorthand:
+        for m in re.finditer(pattern, text, re.I):
+            low, high, unit = to_number(m.group("low")), m.group("high"), m.group("unit")
+            raw = f"{low}-{to_number(high)} {unit}" if high else f"{low} {unit}"
+            hits.append(Hit("age", raw, m.start("v"), m.end("v"), conf.CONTEXT))
     # postnatal days: 'P21', 'P56D', 'PND 21', 'postnatal day 21'
     for m in re.finditer(r"\b(?i:postnatal\s+day|PND)\s*(?P<n>\d{1,3})\b", text):
         hits.append(Hit("age", f"{m.group('n')} days", m.start(), m.end(), conf.CUE))
@@ -55,6 +66,10 @@ def read_sexes(text: str) -> list[Hit]:
         hits.append(Hit("sex", m.group("w").lower(), m.start("w"), m.end("w"), conf.TERM))
     for m in re.finditer(r"\b(?i:sex\s+(?:is\s+|was\s+)?unknown|unknown\s+sex|sex\s+not\s+known)\b", text):
         hits.append(Hit("sex", "unknown", m.start(), m.end(), conf.CUE))
+    # lab shorthand: 'M' or 'F' as an item of a list ('M17, F, 9 weeks')
+    for m in re.finditer(r"(?:^|(?<=[,;(]))\s*(?P<w>[MF])\s*(?=[,;)]|\.?\s*$)", text):
+        word = "male" if m.group("w") == "M" else "female"
+        hits.append(Hit("sex", word, m.start("w"), m.end("w"), conf.CONTEXT))
     return hits
 
 
@@ -156,4 +171,9 @@ def read_weights(text: str) -> list[Hit]:
         for m in re.finditer(pattern, text):
             raw = f"{m.group('n')} {m.group('unit')}"
             hits.append(Hit("weight", raw, m.start(), m.end(), conf.TERM))
+    # an item of a list ('Female Wistar rat, 300 g', 'M17, F, 9wk, 22g')
+    item = rf"(?:^|(?<=[,;(]))\s*{_WEIGHT_NUM}\s*{_WEIGHT_UNIT}\s*(?=[,;)]|\.?\s*$)"
+    for m in re.finditer(item, text):
+        raw = f"{m.group('n')} {m.group('unit')}"
+        hits.append(Hit("weight", raw, m.start("n"), m.end("unit"), conf.CONTEXT))
     return hits
