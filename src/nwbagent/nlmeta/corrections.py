@@ -64,7 +64,7 @@ def _answer_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
 
 
 def split_answer(text: str) -> tuple[Answer | None, str]:
-    """('yes'|'no'|None, the rest of the message): 'yes, and it weighed 24 g' -> ('yes', 'and it weighed 24 g').
+    """('yes'|'no'|None, the rest): 'yes, and it weighed 24 g' -> ('yes', 'it weighed 24 g').
 
     Only a reply that starts with the answer word counts; 'no' is checked first, so "that's not right" is a
     no even though it contains 'right'.

@@ -12,6 +12,7 @@ confirms or drops it. Those questions live for one turn: a reply that is not an 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -23,6 +24,8 @@ from nwbagent.nlmeta.corrections import SHAPED_FIELDS, bare_value, is_correction
 from nwbagent.nlmeta.evaluate import same_value
 from nwbagent.nlmeta.extract import Extraction, extract_metadata
 from nwbagent.nlmeta.rules import ExtractedField
+
+_ADDS = re.compile(r"\b(?i:also|too|as\s+well|additionally|in\s+addition|another)\b")
 
 
 class TurnReading(BaseModel):
@@ -73,18 +76,26 @@ def read_turn(
     elif not fields and current and is_correction(rest):
         # "sorry, I meant M21": a bare value corrects the one field already held that has its shape
         value_text = bare_value(rest)
-        fits = [
-            (f, v)
-            for f in SHAPED_FIELDS
-            if f in current and (v := read_as(f, value_text, species)) is not None
-        ]
+        shaped = {f: v for f in SHAPED_FIELDS if (v := read_as(f, value_text, species)) is not None}
+        fits = [(f, v) for f, v in shaped.items() if f in current]
+        confidence = conf.CONTEXT
+        if not fits:  # nothing held has its shape: a guess to confirm ("Is the weight '23 g'?")
+            fits, confidence = list(shaped.items()), conf.GUESS
         if len(fits) == 1:
             field, value = fits[0]
             fields.append(
                 ExtractedField(
-                    field=field, value=value, confidence=conf.CONTEXT, evidence=rest, correction=True
+                    field=field, value=value, confidence=confidence, evidence=rest, correction=True
                 )
             )
+    if current.get("experimenter") and _ADDS.search(rest):
+        # "Dr. Lee Chen recorded too": another person, not a replacement
+        fields = [
+            f.model_copy(update={"value": list(dict.fromkeys([*current["experimenter"], *f.value]))})
+            if f.field == "experimenter" and isinstance(f.value, list)
+            else f
+            for f in fields
+        ]
     sure = [f for f in fields if not f.unsure]
     stated = {f.field for f in sure}
     confirmed = [
@@ -125,9 +136,8 @@ def apply_reading(layer: SessionMetadata | None, reading: TurnReading) -> Sessio
     for f in reading.save:
         new = FieldValue(value=f.value, source="user-text", confidence=f.confidence, evidence=f.evidence)
         old = values.get(f.field)
-        if old is not None and same_value(f.field, old.value, f.value):
-            if old.confidence >= new.confidence:
-                continue
+        if old is not None and same_value(f.field, old.value, f.value) and old.confidence >= new.confidence:
+            continue
         if old is not None:
             new.overridden = [old.model_copy(update={"overridden": []}), *old.overridden]
         values[f.field] = new
@@ -140,8 +150,9 @@ def apply_reading(layer: SessionMetadata | None, reading: TurnReading) -> Sessio
 
 
 def show(value: Any) -> str:
+    """A value as the user reads it; list items are joined with ';' since names hold a comma."""
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
+        return "; ".join(str(v) for v in value)
     return str(value)
 
 

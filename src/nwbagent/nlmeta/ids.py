@@ -28,7 +28,10 @@ SUBJECT_WORDS = (
     r"pup|fly|worm|gerbil"
 )
 SESSION_WORDS = r"session|recording\s+session"
-_SEP = r"\s*(?:[:#=]\s*|(?:is|was)\s+(?:(?i:actually|now)\s+)?|(?i:of)\s+)?"
+_SEP = (
+    r"\s*(?:[:#=]\s*|(?:is|was)\s+(?:(?i:actually|now)\s+)?|(?i:of)\s+)?"
+    r"(?:(?i:it['’]s|it\s+is|it\s+was|should\s+be)\s+)?"
+)
 # 'the animal number is not 4411 but 4412': the id after 'but' (the one before it is denied)
 _NOT_BUT = r"(?:(?:is|was)\s+)?(?i:not)\s+#?(?P<neg>[A-Za-z0-9_-]+)\s*,?\s*(?i:but|it['’]s|rather)\s+#?"
 _ID_WORD = r"(?i:ID|identifier|number|no\.?|nr\.?|name|named|called|code|tag|label)"
@@ -51,9 +54,9 @@ def _plausible(ident: str, text: str, end: int) -> bool:
 
 
 def read_ids(text: str, field: str, words: str) -> list[Hit]:
-    """Ids after ``words`` ('mouse M12', "animal's ID was JC-2024-03"), after a bare 'ID', and 'sub-'/'ses-'."""
+    """Ids after ``words`` ('mouse M12', "animal's ID was JC-2024-03"), a bare 'ID', and 'sub-'/'ses-'."""
     hits: list[Hit] = []
-    pattern = rf"\b(?i:{words})(?:['’]s)?\s*\(?\s*(?:{_ID_WORD}\s*)?(?:\s*{_NOT_BUT}|{_SEP}){ID}(?![\w])"
+    pattern = rf"\b(?i:{words})(?:['’]s)?\s*\(?\s*(?:{_ID_WORD}\s*)?(?:\s*{_NOT_BUT}|{_SEP})#?{ID}(?![\w])"
     for m in re.finditer(pattern, text):
         ident = re.sub(r"^(?:sub|ses)-", "", m.group("id"))
         if not _plausible(ident, text, m.end()):
@@ -82,8 +85,8 @@ def read_ids(text: str, field: str, words: str) -> list[Hit]:
     prefix = "sub" if field == "subject_id" else "ses"
     for m in re.finditer(rf"(?<![\w-]){prefix}-(?P<id>[A-Za-z0-9]+)\b", text):
         hits.append(Hit(field, m.group("id"), m.start(), m.end(), conf.CUE))
-    if field == "subject_id" and not hits and (m := _OPENING.match(text)):
-        ident = m.group("id")
+    if field == "subject_id" and not hits and (opening := _OPENING.match(text)):
+        ident = opening.group("id")
         if not lookup_region(ident) and not re.fullmatch(r"(?i:P\d+D?|E\d+(?:\.5)?)", ident):
-            hits.append(Hit(field, ident, m.start("id"), m.end("id"), conf.GUESS))
+            hits.append(Hit(field, ident, opening.start("id"), opening.end("id"), conf.GUESS))
     return hits

@@ -140,6 +140,12 @@ _NOT_BUT = re.compile(
     r"(?i:not)\s+(?:(?i:a|an|the)\s+)?(?P<neg>[^,;.!?\n]+?)\s*,?\s*(?i:but|it['’]s|it\s+(?:is|was)|rather)\s+"
     r"(?:(?i:a|an|the)\s+)?"
 )
+# A value that says the held one is wrong and then gives the right one, or 'me, Tom Becker'.
+_WRONG = re.compile(
+    r"(?:(?i:wrong|incorrect|not\s+right|not\s+correct|mistyped)\s*[,;:.!-]*\s*"
+    r"(?:(?i:it\s+(?:is|was|should\s+be)|it['’]s|should\s+be|the\s+right\s+one\s+is)\s+)?"
+    r"|(?i:me|myself)\s*,\s*)"
+)
 _LAST_FIRST = rf"{NAME_WORD}(?:\s+{PARTICLE})*,\s*{NAME_WORD}(?:\s+[A-Z]\.)*(?![ \t]*[A-Z][a-z])"
 _PEOPLE_VALUE = re.compile(rf"(?:{TITLE})?(?:{_LAST_FIRST}(?:\s*;\s*{_LAST_FIRST})*|{NAME_LIST})(?![\w'’-])")
 _LOWER_NAME = re.compile(r"[a-zß-öø-ÿ]+(?:[ -][a-zß-öø-ÿ]+){1,3}(?=\s*(?:[,;.!?\n]|$|\s(?:and|but)\b))")
@@ -191,7 +197,7 @@ def _clause_hit(text: str, field: str, start: int, label_start: int, confidence:
 
 
 def read_labelled(text: str) -> list[Hit]:
-    """'label: value', 'the label is value', 'change the label to value'; 'not X but Y' gives Y (and X negated)."""
+    """'label: value', 'the label is value', 'change the label to value'; 'not X but Y' gives Y, X denied."""
     hits: list[Hit] = []
     found = [(m, False) for m in _LABEL_RE.finditer(text)] + [(m, True) for m in _CHANGE_RE.finditer(text)]
     for m, change in found:
@@ -209,6 +215,8 @@ def read_labelled(text: str) -> list[Hit]:
                 for h in _value_hit(text, field, nb.start("neg"), nb.start("neg"), conf.LABELLED)
             ]
             start, correction = nb.end(), True
+        if wrong := _WRONG.match(text, start):  # 'the experimenter is wrong, it was Kai Zhang'
+            start, correction = wrong.end(), True
         read = _value_hit if field in _BOUNDED_FIELDS else _clause_hit
         for hit in read(text, field, start, m.start("label"), conf.LABELLED):
             hit.correction = correction

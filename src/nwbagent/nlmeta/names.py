@@ -33,7 +33,10 @@ NAME_WORD = (
     rf"(?:[{_UP}]['’][{_UP}][{_LOW}]+|(?:Mc|Mac)[A-Z][{_LOW}]+|[{_UP}][{_LOW}]+(?:-[{_UP}][{_LOW}]+)?)"
 )
 PARTICLE = r"(?:van|von|der|den|de|del|della|di|da|du|la|le|ter|ten|dos)"
-NAME = rf"{NAME_WORD}(?:\s+{NAME_WORD})?(?:\s+[A-Z]\.)?(?:\s+{PARTICLE}){{0,2}}\s+{NAME_WORD}(?![\w'’-])"
+NAME = (
+    rf"(?:{NAME_WORD}(?:\s+{NAME_WORD})?(?:\s+[A-Z]\.)?|[A-Z]\.(?:\s?[A-Z]\.)?)(?:\s+{PARTICLE}){{0,2}}\s+"
+    rf"{NAME_WORD}(?![\w'’-])"
+)
 TITLE = r"(?:(?:Drs?|Prof|Mr|Ms|Mrs)\.?\s+|(?:Professor|Doctor)\s+)"
 NAME_LIST = rf"{TITLE}?{NAME}(?:(?:\s*,\s*(?:and\s+)?|\s+and\s+|\s*&\s*){TITLE}?{NAME})*"
 _LOWER_WORD = rf"[{_LOW}]+(?:-[{_LOW}]+)?"
@@ -108,13 +111,14 @@ def people(span: str, *, lower_ok: bool = False) -> list[str] | None:
 @lru_cache(maxsize=1)
 def _triggers() -> tuple[tuple[re.Pattern[str], float], ...]:
     lists = cues()["people"]
-    by_verbs = words_pattern(lists["by_verbs"])
+    by_verbs = words_pattern(lists["by_verbs"] + lists["by_nouns"])
     intro = words_pattern(lists["self_intro"])
     after = rf"(?P<names>{NAME_LIST})"
     return (
         (re.compile(rf"{intro}\s+{after}"), conf.CUE),
         (re.compile(rf"{by_verbs}\s+by\s+{after}"), conf.CUE),
-        (re.compile(rf"{by_verbs}\s+(?:[^\s.;!?]+\s+){{1,4}}?by\s+{after}"), conf.TERM),
+        (re.compile(rf"{by_verbs}\s+(?:[^\s.;!?]+\s+){{1,8}}?by\s+{after}"), conf.TERM),
+        (re.compile(rf"\b(?i:experimenters?)\s+{after}"), conf.CUE),
         (
             re.compile(rf"\b(?i:together\s+with|along\s+with|with)\s+(?:(?i:my\s+colleagues?)\s+)?{after}"),
             conf.CONTEXT,
@@ -138,7 +142,7 @@ _NOT_THE_EXPERIMENTER = re.compile(r"(?i:\blab(?:oratory)?\s+of\s*$|\bwith\s*$|\
 
 
 def read_experimenters(text: str) -> list[Hit]:
-    """Names after the people cues; a name with no cue ("Dr. Lee Chen", "Maria Garcia, mouse 3") is a guess."""
+    """Names after the people cues; one with no cue ("Dr. Lee Chen", "Maria Garcia, mouse 3") is a guess."""
     hits: list[Hit] = []
     for pattern, confidence in (*_triggers(), (_clause_subject(), conf.CUE)):
         for m in pattern.finditer(text):

@@ -155,7 +155,7 @@ def bounded(text: str, start: int, *, commas: bool = True, keep: tuple[str, ...]
     return stripped.strip(), start + len(stripped)
 
 
-# ---------------------------------------------------------------------------------------------- numbers, months
+# ---------------------------------------------------------------------------------------------- numbers
 
 NUMBER_WORDS = {
     "one": 1,
