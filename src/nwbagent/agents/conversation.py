@@ -30,7 +30,7 @@ from nwbagent.metadata import from_user
 from nwbagent.metadata.merge import merge
 from nwbagent.metadata.schema import SessionMetadata
 from nwbagent.nlmeta import answer_question, is_question
-from nwbagent.nlmeta.dialogue import apply_reading, read_turn, reply_lines
+from nwbagent.nlmeta.dialogue import apply_reading, question, read_turn, reply_lines
 from nwbagent.settings import get_settings
 
 NAME = api.CONVERSATION
@@ -494,10 +494,12 @@ class ConversationAgent:
                         field=f.field, before=f.evidence, after=f.value, reason="normalized from your words"
                     )
                 )
-        for line in reply_lines(reading, before, session.merged_metadata()):
+        for line in reply_lines(reading, before, session.merged_metadata(), ask=False):
             say(line)
         if reading.save or reading.remove:
             await self._after_new_metadata(session, say)
+        if (ask := question(reading.ask)) is not None:
+            say(ask)  # last, so the specific question is what the user answers
 
     def _answer(self, session: SessionState, say: _Reply, text: str) -> None:
         answer = answer_question(text, self.provider)

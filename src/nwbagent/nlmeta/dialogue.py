@@ -169,8 +169,13 @@ def question(ask: list[ExtractedField]) -> str | None:
     return f"Is {listed}? (yes/no)"
 
 
-def reply_lines(reading: TurnReading, before: SessionMetadata, after: SessionMetadata) -> list[str]:
-    """What the agent says about this turn: what changed from what, what is new, what it asks."""
+def reply_lines(
+    reading: TurnReading, before: SessionMetadata, after: SessionMetadata, *, ask: bool = True
+) -> list[str]:
+    """What the agent says about this turn: what changed from what, what is new and (``ask``) what it asks.
+
+    ``ask=False`` leaves the question out, for an agent that says other things first and asks last.
+    """
     lines: list[str] = []
     for f in reading.declined:
         lines.append(f"OK, I did not save {_name(f.field)} = {show(f.value)}.")
@@ -196,6 +201,6 @@ def reply_lines(reading: TurnReading, before: SessionMetadata, after: SessionMet
         lines.append(f"Removed {denied.field} (was {show(was.value if was else denied.value)}).{held}")
     if same and not (changed or noted or reading.remove):
         lines.append("That matches what I have: " + "; ".join(same) + ".")
-    if (ask := question(reading.ask)) is not None:
-        lines.append(ask)
+    if ask and (text := question(reading.ask)) is not None:
+        lines.append(text)
     return lines
