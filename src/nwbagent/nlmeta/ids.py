@@ -15,6 +15,8 @@ from nwbagent.nlmeta.vocab import lookup_region
 
 #: One id token; it holds a digit, so words ('mouse was', 'subject to') are never ids.
 ID = r"(?P<id>(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?)"
+_SHAPE = r"(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?"
+_OPEN = "[#'\"“‘]?"  # a hash or an opening quote before the id: "mouse #42", "mouse 'M-042'"
 #: The same shape for a whole value (labelled lines, answers to "Is the subject id …?").
 ID_VALUE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?")
 _NOT_AN_ID_AFTER = re.compile(
@@ -29,7 +31,7 @@ SUBJECT_WORDS = (
 )
 SESSION_WORDS = r"session|recording\s+session"
 _SEP = (
-    r"\s*(?:[:#=]\s*|(?:is|was)\s+(?:(?i:actually|now)\s+)?|(?i:of)\s+)?"
+    r"\s*(?:[:#=]\s*|\s[-–—]\s+|(?:is|was)\s+(?:(?i:actually|now)\s+)?|(?i:of)\s+)?"
     r"(?:(?i:it['’]s|it\s+is|it\s+was|should\s+be)\s+)?"
 )
 # 'the animal number is not 4411 but 4412': the id after 'but' (the one before it is denied)
@@ -56,7 +58,11 @@ def _plausible(ident: str, text: str, end: int) -> bool:
 def read_ids(text: str, field: str, words: str) -> list[Hit]:
     """Ids after ``words`` ('mouse M12', "animal's ID was JC-2024-03"), a bare 'ID', and 'sub-'/'ses-'."""
     hits: list[Hit] = []
-    pattern = rf"\b(?i:{words})(?:['’]s)?\s*\(?\s*(?:{_ID_WORD}\s*)?(?:\s*{_NOT_BUT}|{_SEP})#?{ID}(?![\w])"
+    between_commas = rf"\s*,\s*(?!(?i:P\d+D?)\b)(?={_SHAPE}\s*[,)])"  # 'the animal, M-042, is …'
+    pattern = (
+        rf"\b(?i:{words})(?:['’]s)?\s*\(?\s*(?:{_ID_WORD}\s*)?(?:\s*{_NOT_BUT}|{_SEP}|{between_commas})"
+        rf"{_OPEN}{ID}(?![\w])"
+    )
     for m in re.finditer(pattern, text):
         ident = re.sub(r"^(?:sub|ses)-", "", m.group("id"))
         if not _plausible(ident, text, m.end()):

@@ -121,7 +121,7 @@ _LABEL_WORDS = "|".join(
 _IS = r"\b(?:is|was|are|were)\b(?:\s+(?:actually|now|really))?|\bshould\s+(?:be|have\s+been)\b"
 _LABEL_RE = re.compile(
     rf"(?<![\w-])(?:(?i:the|its|his|her|their|our|my)\s+)?(?:(?i:mouse|animal|rat|subject)['’]s\s+)?"
-    rf"(?P<label>(?i:{_LABEL_WORDS}))\s*(?P<sep>:|=|(?i:{_IS}))\s*"
+    rf"(?P<label>(?i:{_LABEL_WORDS}))\s*(?P<sep>:|=|\s[-–—](?=\s)|(?i:{_IS}))\s*"
 )
 _CHANGE_RE = re.compile(
     rf"\b(?P<verb>{words_pattern(cues()['corrections']['verbs'])})\s+(?:(?i:the|its|his|her|their|our|my)\s+)?"
@@ -205,6 +205,9 @@ def read_labelled(text: str) -> list[Hit]:
         sep = "to" if change else m.group("sep").casefold()
         if not change and not _LABEL_CONTEXT.search(text[: m.start()]):
             continue
+        sep = sep.strip()
+        if sep in ("-", "–", "—"):
+            sep = ":"  # 'Experimenter - Maria Garcia': a dash written as a colon
         if sep not in (":", "=", "to") and field not in _IS_FIELDS:
             continue
         start, correction = m.end(), change or sep.startswith("should")

@@ -132,13 +132,27 @@ def _clause_subject() -> re.Pattern[str]:
     verbs = words_pattern([v for v in cues()["people"]["subject_verbs"] if v not in ("is", "was")])
     return re.compile(
         rf"(?:^|[.;!?\n:,]|\b(?i:and|so|then|also|hi|hey|hello|yes|ok|okay|sorry)\b)\s*"
-        rf"(?P<names>{NAME_LIST})\s+(?:(?i:also|then|just|first|both)\s+)?{verbs}"
+        rf"(?P<names>{NAME_LIST})\s+(?:and\s+(?:I|me)\s+)?(?:(?i:also|then|just|first|both)\s+)?{verbs}"
     )
 
 
 _TITLED = re.compile(rf"(?<![\w'’])(?:Drs?|Prof)\.?\s+(?P<names>{NAME})")
 _OPENING = re.compile(rf"^\s*(?P<names>{NAME})\s*,")
+_HERE = re.compile(rf"(?:^|[.;!?\n]|\b(?i:hi|hey|hello)\b[,!]?)\s*(?P<names>{NAME})\s+(?i:here)\b")
+_MY_NAME = re.compile(
+    r"\b(?i:my\s+name\s+is|my\s+name['’]s)\s+(?P<names>[a-zß-öø-ÿ]+(?:\s+[a-zß-öø-ÿ]+){1,2})\b"
+)
 _NOT_THE_EXPERIMENTER = re.compile(r"(?i:\blab(?:oratory)?\s+of\s*$|\bwith\s*$|\bof\s*$)")
+
+
+def _first_words(span: str) -> str:
+    """The words of a lower-case name up to the first word that cannot be part of it ('from', 'and')."""
+    kept = []
+    for word in span.split():
+        if word.casefold() in _stopwords():
+            break
+        kept.append(word)
+    return " ".join(kept)
 
 
 def read_experimenters(text: str) -> list[Hit]:
@@ -149,6 +163,12 @@ def read_experimenters(text: str) -> list[Hit]:
             names = people(re.sub(TITLE, "", m.group("names")))
             if names:
                 hits.append(Hit("experimenter", names, m.start("names"), m.end("names"), confidence))
+    for m in _HERE.finditer(text):  # 'Maria Garcia here.'
+        if names := people(m.group("names")):
+            hits.append(Hit("experimenter", names, m.start("names"), m.end("names"), conf.CUE))
+    for m in _MY_NAME.finditer(text):  # 'my name is maria garcia': the cue leaves no doubt
+        if names := people(_first_words(m.group("names")), lower_ok=True):
+            hits.append(Hit("experimenter", names, m.start("names"), m.end("names"), conf.CUE))
     covered = [(h.start, h.end) for h in hits]
     for pattern in (_TITLED, _OPENING):
         for m in pattern.finditer(text):
