@@ -100,7 +100,7 @@ def replay(provider: Provider | None = None) -> Replay:
             current = layer.values() if layer is not None else {}
             reading = read_turn(turn.user, current, pending, provider)
             layer = apply_reading(layer, reading)
-            pending = list(getattr(reading, "ask", []))
+            pending = list(reading.ask)
             states.append((layer.values(), [f.field for f in pending]))
         return states
 
