@@ -415,30 +415,52 @@ def extract_metadata_cmd(text: str, as_json: bool) -> None:
 @click.option(
     "--set",
     "which",
-    type=click.Choice(["tuning", "holdout"]),
-    default="holdout",
+    type=click.Choice(["all", "tuning", "holdout", "dialogues", "dialogue-holdout"]),
+    default="all",
     show_default=True,
-    help="holdout: never used to tune the rules (the honest estimate); tuning: written alongside them.",
+    help="tuning/holdout: single descriptions; dialogues/dialogue-holdout: multi-turn chats scored after "
+    "every turn. The holdouts were never used to tune the rules (the honest estimate).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the machine-readable report.")
+@click.option("--failures/--no-failures", default=True, help="List the cases that went wrong.")
 @_friendly
-def eval_metadata_cmd(which: str, as_json: bool) -> None:
-    """Field-level precision and recall of metadata extraction on a shipped evaluation set."""
+def eval_metadata_cmd(which: str, as_json: bool, failures: bool) -> None:
+    """Field-level precision and recall of metadata extraction on the shipped evaluation sets."""
     from nwbagent.llm import get_provider_or_rules
     from nwbagent.nlmeta import evaluate, extract_metadata, format_report
     from nwbagent.nlmeta.evaluate import load_cases
+    from nwbagent.nlmeta.evaluate_dialogues import (
+        evaluate_dialogues,
+        format_dialogue_report,
+        load_dialogues,
+        replay,
+    )
 
     provider, note = get_provider_or_rules()
     if note:
         click.echo(f"note: {note}", err=True)
-    report = evaluate(
-        lambda text: extract_metadata(text, provider).fields, load_cases(which), name=provider.name
-    )
+    names = ["tuning", "holdout", "dialogues", "dialogue-holdout"] if which == "all" else [which]
+    reports: dict[str, Any] = {}
+    texts: list[str] = []
+    for name in names:
+        if name in ("tuning", "holdout"):
+            report: Any = evaluate(
+                lambda text: extract_metadata(text, provider).fields, load_cases(name), name=provider.name
+            )
+            texts.append(
+                f"provider: {provider.name}; set: {name}\n" + format_report(report, show_failures=failures)
+            )
+        else:
+            report = evaluate_dialogues(load_dialogues(name), replay(provider), name=provider.name)
+            texts.append(
+                f"provider: {provider.name}; set: {name}\n"
+                + format_dialogue_report(report, show_failures=failures)
+            )
+        reports[name] = report.model_dump(mode="json")
     if as_json:
-        _print_json(report.model_dump(mode="json"))
+        _print_json(reports[which] if which != "all" else reports)
     else:
-        click.echo(f"provider: {provider.name}; set: {which}")
-        click.echo(format_report(report))
+        click.echo("\n\n".join(texts))
 
 
 @main.command("chat")

@@ -30,7 +30,8 @@ from nwbagent.llm.base import Provider, Usage
 from nwbagent.metadata import from_user
 from nwbagent.metadata.merge import merge
 from nwbagent.metadata.schema import SessionMetadata
-from nwbagent.nlmeta import answer_question, extract_metadata, is_question, to_layer
+from nwbagent.nlmeta import answer_question, is_question
+from nwbagent.nlmeta.dialogue import apply_reading, question, read_turn, reply_lines
 from nwbagent.settings import get_settings
 
 NAME = api.CONVERSATION
@@ -643,26 +644,31 @@ class ConversationAgent:
     # ---- metadata from the user's words, and answers to questions ---------------------------------
 
     async def _metadata_from_text(self, session: SessionState, say: _Reply, text: str) -> None:
-        extraction = await asyncio.to_thread(extract_metadata, text, self.provider)
-        self._account(session, say, extraction.usage, extraction.fallback_note)
-        if not extraction.fields:
+        before = session.merged_metadata()
+        reading = await asyncio.to_thread(
+            read_turn, text, before.values(), session.pending_confirmations, self.provider
+        )
+        self._account(session, say, reading.usage, reading.fallback_note)
+        session.pending_confirmations = reading.ask
+        if reading.empty:
             open_q = _ask(session)
             say("I found no metadata values in that." + (f" {open_q}" if open_q else ""))
             return
-        layer = to_layer(extraction.fields)
-        previous = session.metadata_layers.get("user-text")
-        session.metadata_layers["user-text"] = merge(previous, layer) if previous else layer
-        noted = []
-        for f in extraction.fields:
-            noted.append(f"{f.field} = {_show(f.value)} (from “{f.evidence}”)")
+        layers = session.metadata_layers
+        layers["user-text"] = apply_reading(layers.get("user-text"), reading)
+        for f in reading.save:
             if str(f.value) != f.evidence and not isinstance(f.value, list):
                 session.auto_fixes.append(
                     AutoFix(
                         field=f.field, before=f.evidence, after=f.value, reason="normalized from your words"
                     )
                 )
-        say("Noted: " + "; ".join(noted) + ".")
-        await self._after_new_metadata(session, say)
+        for line in reply_lines(reading, before, session.merged_metadata(), ask=False):
+            say(line)
+        if reading.save or reading.remove:
+            await self._after_new_metadata(session, say)
+        if (ask := question(reading.ask)) is not None:
+            say(ask)  # last, so the specific question is what the user answers
 
     def _answer(self, session: SessionState, say: _Reply, text: str) -> None:
         answer = answer_question(text, self.provider)

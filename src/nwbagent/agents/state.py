@@ -23,6 +23,7 @@ from nwbagent.llm.base import Usage
 from nwbagent.metadata.check import ImportanceName
 from nwbagent.metadata.merge import merge
 from nwbagent.metadata.schema import SessionMetadata
+from nwbagent.nlmeta.rules import ExtractedField
 
 #: Bumped whenever a stored document would no longer validate; add a migration to ``MIGRATIONS`` with it.
 SCHEMA_VERSION = 1
@@ -158,6 +159,10 @@ class SessionState(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     llm_notes: list[str] = Field(default_factory=list)
     output_dir: str | None = None
+    pending_confirmations: list[ExtractedField] = Field(
+        default_factory=list,
+        description="Values read from the chat that the agent asked the user to confirm (yes/no) next turn",
+    )
 
     def merged_metadata(self) -> SessionMetadata:
         """All layers combined by source precedence, losers kept as provenance."""
