@@ -533,8 +533,8 @@ class ConversationAgent:
             session.selected_units = []
             await self._move(session, State.files_received, "user", "none of the readers fits")
             say(
-                "Understood: none of these readers fits. Give the folder or files as they came from the "
-                "acquisition software (with their companion files), or say 'abandon' to start over."
+                "Understood: none of these readers fits. Check that the files are complete, as the "
+                "acquisition software saved them (with their companion files). " + _NEXT_FILES
             )
             return
         options = streams.reading_options(session)

@@ -21,7 +21,7 @@ from nwbagent.formats.registry import display_name
 _ONLY = re.compile(r"\b(only|just|solely|nothing but)\b", re.IGNORECASE)
 #: "all experiments", "every segment", "all of them": back to everything.
 _ALL = re.compile(r"\b(all|every|everything|both)\b", re.IGNORECASE)
-_NUMBER = re.compile(r"(\d+(?:[.,]\d+)?)\s*(k?hz)?", re.IGNORECASE)
+_NUMBER = re.compile(r"(?<![A-Za-z0-9_.-])(\d+(?:[.,]\d+)?)\s*(k?hz)?(?![A-Za-z0-9_-])", re.IGNORECASE)
 
 
 def describe(unit: Unit) -> str:
@@ -92,28 +92,36 @@ def answer_values(session: SessionState, values: dict[str, dict[str, object]]) -
 def values_in_text(text: str, questions: Sequence[Question]) -> dict[str, dict[str, object]]:
     """Answers to open value questions in a chat message ("30 kHz", "the sampling frequency is 30000").
 
-    Only a message with one number is read as an answer, and only when one question is open or the message
-    names one of them (its parameter's words); anything else is left to the metadata reader.
+    A message answers only when it holds one number and either is that number alone, gives it in Hz, or
+    names the value asked for ("64 channels"); "a 12 week old mouse" is metadata, not a sampling rate.
+    With several questions open, the message must name the one it answers.
     """
     open_values = [q for q in questions if q.kind == "value" and not q.answered and q.unit and q.name]
     numbers = _NUMBER.findall(text)
     if not open_values or len(numbers) != 1:
         return {}
     number, unit = numbers[0]
-    value = f"{number.replace(',', '.')} {unit}".strip()
-    lowered = text.lower()
-    named = [q for q in open_values if q.name and q.name.replace("_", " ") in lowered.replace("_", " ")]
-    if len(open_values) == 1:
-        targets = open_values
-    elif named:
-        targets = named
-    else:
+    lowered = " ".join(text.lower().replace("_", " ").split())
+    named = [q for q in open_values if _names(q, lowered)]
+    bare = re.fullmatch(r"\W*(?:it'?s|it is|that'?s)?\W*\d+(?:[.,]\d+)?\s*(?:k?hz)?\W*", lowered) is not None
+    if not (bare or unit or named):
         return {}
+    targets = named or (open_values if len(open_values) == 1 else [])
+    value = f"{number.replace(',', '.')} {unit}".strip()
     out: dict[str, dict[str, object]] = {}
     for question in targets:
         assert question.unit is not None and question.name is not None
         out.setdefault(question.unit, {})[question.name] = value
     return out
+
+
+def _names(question: Question, lowered: str) -> bool:
+    """Whether a message names the value a question asks for (its argument's words, or its unit word)."""
+    name = (question.name or "").replace("_", " ")
+    words = {name, name.replace("num ", ""), name.replace("num ", "number of ")}
+    if "frequency" in name:
+        words |= {"rate", "hz"}
+    return any(w and w in lowered for w in words)
 
 
 def parts_in_text(text: str, units: Sequence[Unit]) -> list[str] | None:

@@ -147,8 +147,7 @@ def convert_units(
     warnings = list(warnings or [])
     out_root = _prepare_output_dir(Path(output_dir))
     sessions = group_sessions(list(units), source)
-    several = len({group[0].acquisition for group in sessions if group and group[0].acquisition}) > 1
-    plans = [_plan(group, source, out_root, layers, stub, several) for group in sessions]
+    plans = [_plan(group, source, out_root, layers, stub) for group in sessions]
     for plan in plans:
         if plan.nwb_path.exists() and not overwrite:
             raise UserFacingError(
@@ -231,13 +230,12 @@ def _plan(
     out_root: Path,
     layers: Sequence[SessionMetadata],
     stub: bool,
-    several_acquisitions: bool = False,
 ) -> _Plan:
     opened = OpenedSession(units, source)
     session_root = opened.root
     session = merge(*opened.layers.values(), *layers)
     acquisition = opened.units[0].acquisition
-    if several_acquisitions and acquisition:
+    if acquisition:  # set only when the folder holds several: the name says which one this file is
         session = _per_acquisition(session, acquisition, session_root)
     if not session.values().get("session_start_time"):
         raise UserFacingError(

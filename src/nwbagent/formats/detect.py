@@ -101,11 +101,8 @@ def detect(path: str | Path) -> DetectionResult:
     index = FileIndex.build(root, recursive=not single_file)
 
     found = ProbeResult()
-    owner: dict[int, Probe] = {}
     for probe in PROBES:
-        result = probe.run(index)
-        owner.update({id(u): probe for u in result.units})
-        found.extend(result)
+        found.extend(probe.run(index))
     found.left_out += _damaged(index, found.claimed)
 
     units = found.units
@@ -113,7 +110,7 @@ def detect(path: str | Path) -> DetectionResult:
     warnings = list(dict.fromkeys(found.warnings))
     left = found.left_out
     if single_file:
-        units = [u for u in units if _reads(u, target, found.claimed)]
+        units = [picked for u in units if (picked := _reading(u, target, found.claimed)) is not None]
         unsupported = [u for u in unsupported if Path(u.path) == target]
         warnings = [w for w in warnings if str(target) in w]
         left = [x for x in left if x.path is None or Path(x.path) == target or Path(x.path) in target.parents]
@@ -133,7 +130,7 @@ def detect(path: str | Path) -> DetectionResult:
             warnings.append(f"{where}: holds data for {candidate.interface}, skipped: {defect}.")
             continue
         try:
-            warnings.extend(owner[id(candidate)].check(candidate, index))
+            warnings.extend(probe_for(candidate.interface).check(candidate, index))
         except UserFacingError as error:
             left.append(left_out(error, label=candidate.label, interface=candidate.interface))
             continue
@@ -223,11 +220,34 @@ def category_for(interface: str, kwargs: dict[str, object]) -> Category:
     return registry.category_of(interface)
 
 
+def _reading(found: Unit, target: Path, claimed: set[Path]) -> Unit | None:
+    """The unit that reads a requested file: ``found`` itself, or its alternative that names the file (a
+    folder's .eeg is the unit and its .egf an alternative; asked for the .egf, the alternative is it)."""
+    if _reads(found, target, claimed):
+        return found
+    for alt in found.alternatives:
+        if target in _paths(alt.kwargs):
+            rest = [a for a in found.alternatives if a is not alt]
+            return found.model_copy(
+                update={
+                    "interface": alt.interface,
+                    "kwargs": alt.kwargs,
+                    "confidence": max(alt.confidence, found.confidence),
+                    "evidence": [alt.reason, *found.evidence[:1]],
+                    "alternatives": rest,
+                }
+            )
+    return None
+
+
+def _paths(kwargs: dict[str, object]) -> list[Path]:
+    values = [value for key, value in kwargs.items() if key.endswith(("_path", "_paths"))]
+    return [Path(str(p)) for value in values for p in (value if isinstance(value, list) else [value]) if p]
+
+
 def _reads(found: Unit, target: Path, claimed: set[Path]) -> bool:
     """Whether a unit found in a file's folder reads that file, so a single-file request keeps it."""
-    values = [value for key, value in found.kwargs.items() if key.endswith(("_path", "_paths"))]
-    paths = [Path(p) for value in values for p in (value if isinstance(value, list) else [value]) if p]
-    if target in paths:
+    if target in _paths(found.kwargs):
         return True
     folder = found.kwargs.get("folder_path")
     return isinstance(folder, str) and Path(folder) in target.parents and _under(target, claimed)

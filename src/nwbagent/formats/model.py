@@ -51,7 +51,7 @@ class Parameter(BaseModel):
         return value
 
 
-_NUMBER = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(k?hz)?\s*$", re.IGNORECASE)
+_NUMBER = re.compile(r"^\s*([+-]?[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(k?hz)?\s*$", re.IGNORECASE)
 
 
 class Alternative(BaseModel):

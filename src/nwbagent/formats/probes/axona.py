@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from nwbagent.errors import UserFacingError
 from nwbagent.formats.model import Alternative, Category, Unit
 from nwbagent.formats.probes.base import (
     CERTAIN,
@@ -139,6 +140,24 @@ class AxonaProbe(Probe):
             [evidence, say(kinds[0])],
             alternatives=alternatives,
         )
+
+    def check(self, found: Unit, index: FileIndex) -> list[str]:
+        """NeuroConv 0.10 picks the sample width of an LFP file from the text after the *first* dot of its
+        whole path, so an ``.egf`` (16-bit) under a folder with a dot in its name is read as 8-bit."""
+        if found.interface != "AxonaLFPDataInterface":
+            return []
+        path = Path(str(found.kwargs["file_path"]))
+        if path.suffix.lower().startswith(".egf") and str(path).split(".")[1].lower()[:3] != "egf":
+            dotted = next((p.name for p in path.parents if "." in p.name), path.parent.name)
+            raise UserFacingError(
+                "The installed NeuroConv would read this 16-bit .egf file as 8-bit samples, because a "
+                f"folder in its path has a dot in its name ({dotted}); the values would be wrong.",
+                fix=f"Rename the folder {dotted!r} without dots and convert again, or convert the .eeg files "
+                "of the trial instead.",
+                path=path,
+                code="misread_by_reader",
+            )
+        return []
 
     def prepare(self, found: Unit, interface: Any) -> Prepared:
         if found.interface != "AxonaLFPDataInterface":
