@@ -49,3 +49,13 @@ class UserFacingError(Exception):
             "hint": self.fix,
             "details": self.details,
         }
+
+
+def internal_error(exc: BaseException) -> UserFacingError:
+    """A bug or an unexpected crash inside a library, said without its text: that goes to ``details``."""
+    return UserFacingError(
+        "Something went wrong inside nwbagent during this step; this is a bug, not a problem with your data.",
+        fix="Try the step again; if it fails again, report it with the technical details.",
+        code="internal_error",
+        details=" ".join(f"{type(exc).__name__}: {exc}".split())[:2000],
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import inspect as pyinspect
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -45,6 +46,7 @@ from nwbagent.metadata.extract import make_field
 from nwbagent.settings import get_settings
 
 Backend = Literal["hdf5", "zarr"]
+log = logging.getLogger(__name__)
 
 
 class ConversionOutput(BaseModel):
@@ -375,7 +377,8 @@ def _write_reports(plan: _Plan, final: Path, result: InspectionResult, warnings:
     from nwbagent.report import build_report, report_stem, write_reports
 
     def failed(fmt: str, exc: Exception) -> None:
-        warnings.append(f"The {fmt} report could not be written ({type(exc).__name__}: {exc}).")
+        log.warning("the %s report of %s could not be written", fmt, final, exc_info=exc)
+        warnings.append(f"The {fmt} report could not be written (a bug; the NWB file is complete).")
 
     try:
         report = build_report(
@@ -387,7 +390,8 @@ def _write_reports(plan: _Plan, final: Path, result: InspectionResult, warnings:
         )
         written = write_reports(report, report_stem(final), on_error=failed)
     except Exception as exc:
-        warnings.append(f"The conversion report could not be made ({type(exc).__name__}: {exc}).")
+        log.warning("the report of %s could not be made", final, exc_info=exc)
+        warnings.append("The conversion report could not be made (a bug; the NWB file is complete).")
         return {}
     return {fmt: str(path) for fmt, path in written.items()}
 

@@ -196,6 +196,7 @@ class Service:
             fix=str(error.get("hint") or "Say 'retry' to run it again, or 'improve' to change the metadata."),
             path=error.get("path"),
             code=str(error.get("code") or "conversion_failed"),
+            details=error.get("details"),
         )
 
     def _publish_job(self, spec: JobSpec, status: str) -> None:
