@@ -206,6 +206,8 @@ class _Plan:
         self.source = source
         self.stub = stub
         self.notes: list[str] = list(opened.notes)
+        #: what nwbagent did that NeuroConv replaying the recipe does not do (the recipe says so)
+        self.replay_notes: list[str] = list(opened.notes)
         self.left_before: list[LeftOut] = []
 
     @property
@@ -258,7 +260,26 @@ def _plan(
     name = _output_name(session, session_root)
     if stub:
         name = name[: -len(".nwb")] + "_stub.nwb"
-    return _Plan(opened, metadata, session, out_root / name, session_root, stub)
+    plan = _Plan(opened, metadata, session, out_root / name, session_root, stub)
+    if acquisition:
+        plan.notes += _given_start_note(session, opened.layers["file"], acquisition)
+    return plan
+
+
+def _given_start_note(session: SessionMetadata, files: SessionMetadata, acquisition: str) -> list[str]:
+    """One start time given for a folder of several acquisitions overrides each one's own: say so."""
+    given, read = session.get("session_start_time"), files.get("session_start_time")
+    if (
+        given is None
+        or read is None
+        or given.source not in ("user", "user-text")
+        or given.value == read.value
+    ):
+        return []
+    return [
+        f"The start time you gave ({given.value}) is used for {acquisition}, whose own files say "
+        f"{read.value}; give each acquisition its start time, or none, to keep the files' times."
+    ]
 
 
 def _per_acquisition(session: SessionMetadata, acquisition: str, root: Path) -> SessionMetadata:
@@ -312,6 +333,7 @@ def _run(
         source_root=plan.source,
         nwbfile_name=final.name,
         stub=plan.stub,
+        notes=[*plan.replay_notes, *_segment_notes(plan.units)],
     )
     meta_path = final.with_suffix(".metadata.json")
     _write_json_atomic(meta_path, plan.session.provenance())
@@ -354,6 +376,7 @@ def _write(
     """
     nwbfile, notes = build_nwbfile(plan.opened, plan.metadata, options)
     plan.notes += notes
+    plan.replay_notes += notes
     if not direct:
         from neuroconv.tools.nwb_helpers import configure_and_write_nwbfile
 
@@ -369,6 +392,15 @@ def _write(
         threads=settings.write_threads or None,
         on_bytes=tracker.advance,
     )
+
+
+def _segment_notes(units: Sequence[Unit]) -> list[str]:
+    return [
+        f"only segments {', '.join(u.kept_segments)} of {u.label.split(' (')[0]} were written; NeuroConv "
+        f"writes all of {', '.join(u.segments)}"
+        for u in units
+        if u.keep_segments is not None
+    ]
 
 
 def _write_reports(plan: _Plan, final: Path, result: InspectionResult, warnings: list[str]) -> dict[str, str]:

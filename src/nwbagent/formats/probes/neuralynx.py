@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from nwbagent.errors import UserFacingError
-from nwbagent.formats.model import Category, LeftOut, Unit
+from nwbagent.formats.model import Category, LeftOut, Unit, Unsupported
 from nwbagent.formats.probes.base import (
     CERTAIN,
     SUFFIX_ONLY,
@@ -104,6 +104,15 @@ class NeuralynxProbe(Probe):
                             streams=streams,
                         )
                     )
+            if set(kinds) == {".nev"}:
+                result.unsupported.append(
+                    Unsupported(
+                        path=str(folder / kinds[".nev"][0]),
+                        reason="Neuralynx events (.nev) with no .ncs recording or spike files beside them; "
+                        "NeuroConv has no interface for Neuralynx events alone",
+                    )
+                )
+                continue
             spikes = [folder / n for suffix in _SPIKES for n in kinds.get(suffix, [])]
             if spikes:
                 kwargs = {"folder_path": str(folder)}
