@@ -352,3 +352,25 @@ def test_our_failed_verdict_is_dandis_error_too(ephy_data: Path, tmp_path: Path)
     (out,) = _outputs(result)
     assert out["verdict"] == "FAILED"
     assert any("subject" in e.lower() for e in dandi_errors(out["nwb"]))
+
+
+def test_a_mountainsort_sorting_without_its_rate_waits_for_it(tmp_path: Path) -> None:
+    """firings.mda (3 x N float64: channel, sample, label), no params.json: the rate is asked, not guessed."""
+    import struct
+
+    folder = tmp_path / "ms4"
+    folder.mkdir()
+    firings = np.array([[1, 1, 2, 2, 1], [100, 250, 400, 900, 1500], [1, 1, 2, 2, 3]], dtype="<f8")
+    header = struct.pack("<iiiii", -7, 8, 2, *firings.shape)
+    (folder / "firings.mda").write_bytes(header + firings.T.tobytes())  # column-major, as MDA stores it
+    meta = _metadata(tmp_path, start=True)
+    refused = _convert(folder, tmp_path / "out", meta)
+    assert refused.exit_code == EXIT_BAD_INPUT and "sampling frequency" in refused.stderr, refused.output
+    (out,) = _outputs(_convert(folder, tmp_path / "out", meta, "--option", "sampling_frequency=30000"))
+    io, nwb = _read(out["nwb"])
+    try:
+        assert len(nwb.units) == 3
+        spikes = nwb.units["spike_times"][0]
+        assert spikes[0] == pytest.approx(100 / 30000)
+    finally:
+        io.close()

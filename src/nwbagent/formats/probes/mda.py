@@ -1,12 +1,13 @@
 """MountainSort ``firings.mda`` (MDA header: int32 dtype code, then dims). The rate lives in a sibling
-``params.json`` (``samplerate``) when MountainSort wrote one; without it the rate is a guess."""
+``params.json`` (``samplerate``) when MountainSort wrote one; without it the unit waits for the user to give
+the rate (a question in the agents, ``--option sampling_frequency=…`` on the command line)."""
 
 from __future__ import annotations
 
 import json
 import struct
 
-from nwbagent.formats.probes.base import GUESS, STRONG, FileIndex, Probe, ProbeResult, head, rel, unit
+from nwbagent.formats.probes.base import STRONG, FileIndex, Probe, ProbeResult, head, parameter, rel, unit
 
 _MDA_DTYPES = {-2, -3, -4, -5, -6, -7, -8}
 
@@ -49,11 +50,19 @@ class MdaProbe(Probe):
                 result.units.append(
                     unit(
                         "MdaSortingInterface",
-                        {"file_path": str(path), "sampling_frequency": 30000.0},
+                        {"file_path": str(path)},
                         "sorting",
-                        GUESS,
-                        [*evidence, "sampling_frequency 30000 is a placeholder"],
-                        disambiguation="Give the sampling frequency of the recording this sorting came from.",
+                        STRONG,
+                        evidence,
+                        needs=[
+                            parameter(
+                                "sampling_frequency",
+                                "sampling frequency (Hz)",
+                                "firings.mda counts spike times in samples of the recording, and no "
+                                "params.json beside it gives that recording's rate",
+                                "30000",
+                            )
+                        ],
                     )
                 )
         return result
