@@ -118,13 +118,12 @@ class NeuralynxProbe(Probe):
                 kwargs = {"folder_path": str(folder)}
                 why = [*evidence, "spike files may hold unsorted threshold crossings"]
                 rates = {_header_rate(path) for path in spikes}
-                if ".ncs" not in kinds and len(rates) == 1 and None not in rates:
+                if len(rates) == 1 and None not in rates:
+                    # without it SpikeInterface infers the rate from the .ncs files: impossible without any,
+                    # ambiguous when they run at several rates
                     (rate,) = rates
                     kwargs["sampling_frequency"] = rate
-                    why.append(
-                        f"no .ncs beside them: sampling frequency {rate:g} Hz from the spike files' "
-                        "-SamplingFrequency header line"
-                    )
+                    why.append(f"sampling frequency {rate:g} Hz from the spike files' -SamplingFrequency")
                 result.units.append(unit("NeuralynxSortingInterface", kwargs, "sorting", SUFFIX_ONLY, why))
         return result
 
