@@ -151,7 +151,7 @@ class OpenEphysProbe(Probe):
             several = len(numbers) > 1
             for experiment, recordings in sorted(experiments.items(), key=lambda kv: kv[0] or 0):
                 block = numbers.index(experiment) if experiment in numbers else 0
-                label = f"experiment{experiment}" if experiment is not None else None
+                label = f"experiment{experiment}" if experiment is not None and several else None
                 shown = [o for o in oebins if label is None or o.parent.parent.name == label]
                 evidence = [
                     f"{rel(o, index.root)}: Open Ephys binary structure.oebin (JSON){settings}"
