@@ -114,20 +114,31 @@ _OUTCOME = pytest.StashKey[str]()
 # ---- server, browser, pages --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def e2e_server(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[Server]:
-    """The real service, with the shared recordings as a server-side data root."""
-    data = tmp_path_factory.mktemp("e2e-service")
+@contextlib.contextmanager
+def service(
+    tmp_path_factory: pytest.TempPathFactory, roots: list[Path], name: str = "e2e"
+) -> Iterator[Server]:
+    """The real service in a subprocess, with ``roots`` as its server-side data roots."""
+    data = tmp_path_factory.mktemp(f"{name}-service")
     env = {
-        "NWBAGENT_DATA_ROOTS": json.dumps([str(shared_data)]),
+        "NWBAGENT_DATA_ROOTS": json.dumps([str(root) for root in roots]),
         "NWBAGENT_TIMEZONE": "UTC",
         "NWBAGENT_MAX_CONCURRENT_CONVERSIONS": "2",
     }
     started = time.perf_counter()
     srv = Server(data, env).start()
-    TIMINGS.record("(shared) server", "start", time.perf_counter() - started)
-    yield srv
-    srv.stop()
+    TIMINGS.record(f"({name}) server", "start", time.perf_counter() - started)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def e2e_server(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[Server]:
+    """The real service, with the shared recordings as a server-side data root."""
+    with service(tmp_path_factory, [shared_data], "shared") as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
@@ -254,6 +265,35 @@ def assert_markup_inert(page: Page, literals: list[str]) -> None:
     body = page.locator("body").inner_text()
     for literal in literals:
         assert literal in body, f"{literal!r} is not shown as text"
+
+
+def assert_no_horizontal_scroll(page: Page) -> None:
+    """The page is no wider than its viewport (nothing to scroll sideways, nothing cut off)."""
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    width = page.evaluate("window.innerWidth")
+    assert wide <= width, f"the page is {wide} px wide in a {width} px viewport"
+
+
+#: Visible controls without an accessible name: no label (or aria-label/-labelledby/title) and no text.
+_UNNAMED_CONTROLS = """() => Array.from(
+    document.querySelectorAll('button, input, select, textarea, a[href], summary'))
+  .filter((el) => el.offsetParent !== null && el.type !== 'hidden')
+  .filter((el) => {
+    if (el.getAttribute('aria-label') || el.getAttribute('title')) return false;
+    const by = el.getAttribute('aria-labelledby');
+    const text = (id) => (document.getElementById(id)?.textContent || '').trim();
+    if (by && by.split(/\\s+/).some(text)) return false;
+    if (el.labels && Array.from(el.labels).some((l) => l.textContent.trim())) return false;
+    if (['BUTTON', 'A', 'SUMMARY'].includes(el.tagName) && el.textContent.trim()) return false;
+    return true;
+  })
+  .map((el) => el.outerHTML.slice(0, 160))"""
+
+
+def assert_controls_named(page: Page) -> None:
+    """Every visible control has an accessible name (its label, text or aria-label)."""
+    unnamed = page.evaluate(_UNNAMED_CONTROLS)
+    assert not unnamed, f"controls without an accessible name: {unnamed}"
 
 
 # The workflow state is the ``data-state`` attribute of ``#state`` (its text is a plain-language label).

@@ -76,6 +76,10 @@ export const action = (id, name, argument = null) =>
   request("POST", `${base(id)}/actions/${enc(name)}`, argument === null || argument === undefined ? {} : { argument: String(argument) });
 export const getMetadata = (id) => request("GET", `${base(id)}/metadata`);
 export const patchMetadata = (id, fields) => request("PATCH", `${base(id)}/metadata`, { fields });
+/** Answer value questions: `{"<unit handle>": {"<name>": "<value>"}}` (e.g. a sampling frequency). */
+export const patchValues = (id, values) => request("PATCH", `${base(id)}/values`, { values });
+/** Convert only these acquisitions/segments (`parts.available` of the session); [] for all of them. */
+export const selectParts = (id, parts) => request("POST", `${base(id)}/parts`, { parts });
 export const results = (id) => request("GET", `${base(id)}/results`);
 export const metadataSchema = () => request("GET", "/api/schema/metadata");
 /** GET any same-origin JSON url with the session cookie (e.g. a results() download url). */

@@ -3,6 +3,10 @@
 
 import * as api from "./api.js";
 import { h, clear, announce, humanBytes, fmtSeconds } from "./dom.js";
+import {
+  PartsPicker, ValueQuestions, metadataQuestions, questionTitle, renderChoices, renderDownloadGroups,
+  renderLeftOut, renderNextStep, renderUnits, streamsFrozen,
+} from "./streams.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -40,6 +44,8 @@ const IMPORTANCE = [
   ["BEST_PRACTICE_SUGGESTION", "Could improve", "A suggestion that makes the file easier to reuse."],
   ["TOOL_FAULT", "Checks that could not run", "An inspector check itself failed; not a problem with your data."],
 ];
+/** Detection still running: poll until it ends (a turn that finds nothing to convert changes no state). */
+const DETECTING = new Set(["files_received", "detected"]);
 const DOWNLOAD_TEXT = {
   nwb: "Download NWB file",
   "report-pdf": "Download PDF report",
@@ -67,7 +73,12 @@ const ui = {
   refreshTimer: null,
   lastMilestone: -1,
   dirty: new Set(), // metadata inputs the user is editing: a refresh keeps their text
+  nextStepShown: false,
 };
+
+// The values a reader needs (PATCH /values) and the parts to convert (POST /parts): shared with the guided UI.
+const valueBox = new ValueQuestions({ idPrefix: "chat", save: saveValue });
+const partsBox = new PartsPicker({ idPrefix: "chat", apply: applyParts });
 
 // ---- errors and status ---------------------------------------------------------------------------------
 
@@ -83,6 +94,7 @@ async function guarded(fn) {
   showError(null);
   ui.busy = true;
   renderActions();
+  renderStreams();
   try {
     return await fn();
   } catch (err) {
@@ -95,6 +107,7 @@ async function guarded(fn) {
   } finally {
     ui.busy = false;
     renderActions();
+    renderStreams();
     refreshSoon(0);
   }
 }
@@ -128,6 +141,9 @@ function forgetSession(note) {
   api.rememberSession(null);
   Object.assign(ui, { session: null, metadata: null, results: null, report: null, reportKey: null, chatCount: 0, job: null });
   ui.dirty.clear();
+  valueBox.reset();
+  partsBox.reset();
+  ui.nextStepShown = false;
   $("guided-link").setAttribute("href", "/guided");
   clear($("chat"));
   setState(null);
@@ -177,6 +193,7 @@ async function refresh() {
       ui.reportKey = null;
     }
     renderAll();
+    if (session.busy && DETECTING.has(session.state)) refreshSoon(1500);
   } catch (err) {
     if (err instanceof api.ApiError && err.status === 404) {
       forgetSession("This session no longer exists (it may have expired). Start a new one.");
@@ -205,7 +222,8 @@ function onEvent({ type, payload }) {
       break;
     case "state":
       setState(payload.state);
-      if (payload.state && ui.session) ui.session.state = payload.state;
+      if (payload.state && ui.session) Object.assign(ui.session, { state: payload.state, busy: true }); // until refreshed
+      renderStreams(); // e.g. the parts picker is off at once when a conversion starts
       announce(`State: ${STATE_TEXT[payload.state] || payload.state}`);
       refreshSoon();
       break;
@@ -250,6 +268,7 @@ function updateJob(job) {
     ui.lastMilestone = -1;
   }
   renderActions();
+  renderStreams();
 }
 
 function showProgress(p) {
@@ -280,8 +299,8 @@ function renderAll() {
   const s = ui.session;
   setState(s ? s.state : null);
   renderChat();
-  renderChoices();
   renderDetection();
+  renderStreams();
   renderMetadata();
   renderActions();
   renderFindings();
@@ -308,69 +327,70 @@ function chatItem(role, text, agent, pending = false) {
   return h("li", { class: [cls, pending && "pending"] }, h("span", { class: "who" }, `${who}:`), text);
 }
 
-function chooseOptions() {
-  const options = [];
-  const det = ui.session && ui.session.detection;
-  for (const unit of (det && det.units) || []) {
-    options.push({ interface: unit.interface, confidence: unit.confidence, why: unit.disambiguation || (unit.evidence || [])[0] });
-    for (const alt of unit.alternatives || []) options.push({ interface: alt.interface, confidence: alt.confidence, why: alt.reason });
-  }
-  return options;
-}
-
-function renderChoices() {
-  const box = clear($("choices"));
+/** The controls about the streams: format choice, values, parts, and the next step when nothing converts. */
+function renderStreams() {
   const s = ui.session;
-  if (!s || s.state !== "needs_format_choice") { box.hidden = true; return; }
-  box.hidden = false;
-  const options = chooseOptions();
-  box.appendChild(h("h3", { id: "choices-heading" }, "Which reader fits your files?"));
-  box.appendChild(h("p", { class: "small" }, "Pick one, or type e.g. “use 1” in the message box."));
-  const row = h("div", { class: "button-row", role: "group", "aria-labelledby": "choices-heading" });
-  options.forEach((opt, i) => {
-    row.appendChild(h("button", {
-      type: "button",
-      class: "secondary",
-      "data-choice": String(i + 1),
-      "aria-describedby": `choice-why-${i + 1}`,
-      onclick: () => guarded(() => api.action(ui.sid, "choose", String(i + 1))),
-    }, `Use ${i + 1}: ${opt.interface}`));
+  const jobActive = ui.job && (ui.job.status === "queued" || ui.job.status === "running");
+  renderChoices($("choices"), s && s.state === "needs_format_choice" ? s.choices : [], {
+    idPrefix: "chat",
+    disabled: ui.busy,
+    hint: "Or type e.g. “use 1” or “none of these” in the message box.",
+    choose: (index) => guarded(() => api.action(ui.sid, "choose", String(index))),
+    none: () => guarded(async () => {
+      await api.action(ui.sid, "choose", "none");
+      announce("None of these: give other files, or start over.");
+    }),
   });
-  box.appendChild(row);
-  const why = h("ul", { class: "small" });
-  options.forEach((opt, i) => {
-    why.appendChild(h("li", { id: `choice-why-${i + 1}` }, `${i + 1}. ${opt.interface} (confidence ${Math.round(opt.confidence * 100)}%)${opt.why ? `: ${opt.why}` : ""}`));
+  valueBox.render($("detection-values"), s, { disabled: ui.busy || streamsFrozen(s) });
+  partsBox.render($("detection-parts"), s, { disabled: ui.busy || Boolean(jobActive) });
+  const shown = renderNextStep($("next-step"), s, {
+    idPrefix: "chat",
+    busy: ui.busy,
+    where: "drop them on the box below, use “Choose files” or “Choose folder”, or type a folder on the server",
+    startOver,
   });
-  box.appendChild(why);
+  if (shown && !ui.nextStepShown) {
+    const active = document.activeElement;
+    const typing = active && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName);
+    if (!typing) $("chat-next-heading").focus();
+    $("next-step").scrollIntoView({ block: "nearest" });
+    announce("Nothing to convert yet: give other files, or start over.");
+  }
+  ui.nextStepShown = shown;
 }
 
-function unitLabel(unit) {
-  const stream = unit.kwargs && (typeof unit.kwargs.stream_id === "string" ? unit.kwargs.stream_id : unit.kwargs.stream_name);
-  return typeof stream === "string" ? `${unit.interface}[${stream}]` : unit.interface;
+async function saveValue(q, value) {
+  showError(null);
+  try {
+    const turn = await api.patchValues(ui.sid, { [q.unit]: { [q.name]: value } });
+    announce((turn && turn.replies && turn.replies[0]) || "Sent.");
+    return turn;
+  } finally {
+    refreshSoon(0);
+  }
+}
+
+async function applyParts(parts) {
+  await guarded(async () => {
+    await api.selectParts(ui.sid, parts);
+    announce(parts.length ? `Converting only ${parts.join(", ")}.` : "Converting all parts.");
+  });
 }
 
 function renderDetection() {
   const box = clear($("detection"));
-  const det = ui.session && ui.session.detection;
-  if (!det) { box.appendChild(h("p", { class: "muted" }, "Nothing detected yet.")); return; }
-  const selected = new Set((ui.session && ui.session.selected_units) || []);
-  box.appendChild(h("p", { class: "small muted" }, "Folder: ", h("span", { class: "field-name" }, det.path)));
-  if (!det.units.length) box.appendChild(h("p", {}, "No convertible recording found."));
-  const list = h("ul", { class: "units" });
-  for (const unit of det.units) {
-    const label = unitLabel(unit);
-    const isSel = selected.has(label);
-    list.appendChild(h("li", { class: isSel ? "selected" : "" },
-      h("strong", {}, unit.interface),
-      unit.kwargs && (unit.kwargs.stream_id || unit.kwargs.stream_name) ? ` — stream ${unit.kwargs.stream_id || unit.kwargs.stream_name}` : "",
-      h("br"),
-      h("span", { class: "small" }, `${unit.category} · confidence ${Math.round(unit.confidence * 100)}% · ${isSel ? "will be converted" : "not selected"}`),
-      unit.disambiguation ? h("p", { class: "small" }, unit.disambiguation) : null,
-    ));
+  const s = ui.session;
+  const det = s && s.detection;
+  if (!det) {
+    box.appendChild(h("p", { class: "muted" }, s && s.busy ? "Looking at the files…" : "Nothing detected yet."));
+  } else {
+    box.appendChild(h("p", { class: "small muted su-folder" }, "Folder: ", h("span", { class: "field-name" }, det.path)));
+    if (!(s.units || []).length) box.appendChild(h("p", {}, "No convertible recording found."));
+    for (const u of det.unsupported || []) box.appendChild(h("p", { class: "small" }, `Not supported: ${u.path} (${u.reason})`));
+    for (const w of det.warnings || []) box.appendChild(h("p", { class: "small" }, `Warning: ${w}`));
   }
-  box.appendChild(list);
-  for (const u of det.unsupported || []) box.appendChild(h("p", { class: "small" }, `Not supported: ${u.path} (${u.reason})`));
-  for (const w of det.warnings || []) box.appendChild(h("p", { class: "small" }, `Warning: ${w}`));
+  renderUnits($("detection-units"), det ? s.units : [], { idPrefix: "chat" });
+  renderLeftOut($("detection-left-out"), s ? s.left_out : [], { idPrefix: "chat" });
 }
 
 function displayValue(value) {
@@ -404,7 +424,7 @@ function renderMetadata() {
   const focused = document.activeElement && document.activeElement.id;
 
   const questions = {};
-  for (const q of md.questions || []) questions[q.field] = q;
+  for (const q of metadataQuestions(md.questions)) questions[q.field] = q;
   const errors = md.errors || {};
   const table = h("table", { class: "metadata-table", id: "metadata-table" },
     h("caption", { class: "visually-hidden" }, "Extracted metadata"),
@@ -458,7 +478,8 @@ function renderMetadata() {
   }
   table.appendChild(body);
   clear(box).appendChild(table);
-  const missing = (md.questions || []).filter((q) => q.importance === "CRITICAL").map((q) => q.field);
+  const units = (ui.session && ui.session.units) || [];
+  const missing = (md.questions || []).filter((q) => q.importance === "CRITICAL").map((q) => questionTitle(q, units));
   box.insertBefore(
     h("p", { class: missing.length ? "small" : "small ok", id: "metadata-summary" },
       missing.length ? `Required before converting: ${missing.join(", ")}.` : "All required fields are filled in."),
@@ -515,8 +536,8 @@ async function runAction(name) {
 }
 
 function findingFixes() {
-  const open = ((ui.metadata && ui.metadata.questions) || []).slice();
-  return open;
+  // Value questions are answered in the detection panel, not through PATCH /metadata.
+  return metadataQuestions((ui.metadata && ui.metadata.questions) || []);
 }
 
 function fixForm(q, idSuffix) {
@@ -543,6 +564,13 @@ function renderFindings() {
   const which = s.output ? "The NWB file" : "The preview";
   box.appendChild(h("p", {}, `${which}: `, h("span", { class: `verdict verdict-${summary.verdict}` }, summary.verdict.replace(/_/g, " ").toLowerCase())));
   const report = s.output ? ui.report : null;
+  const several = (ui.results && ui.results.all_files) || [];
+  if (s.output && several.length > 1) {
+    const first = several[0];
+    box.appendChild(h("p", { class: "small muted" },
+      `${several.length} files were written (one per acquisition). The findings below are those of file 1`,
+      first.acquisition ? ` (${first.acquisition})` : "", "; every file has its own report under Downloads."));
+  }
   if (report && report.verdict && report.verdict.reasons) {
     box.appendChild(h("ul", { class: "small" }, report.verdict.reasons.map((r) => h("li", {}, r))));
   }
@@ -597,10 +625,19 @@ function renderFindings() {
 }
 
 function renderDownloads() {
-  const list = clear($("downloads"));
+  const box = clear($("downloads"));
+  const several = (ui.results && ui.results.all_files) || [];
+  const labels = Object.entries(DOWNLOAD_TEXT);
+  if (several.length > 1) {
+    box.appendChild(renderDownloadGroups(several, labels, { idPrefix: "chat" }));
+    return;
+  }
+  const list = box.appendChild(h("ul", { class: "downloads" }));
   const files = (ui.results && ui.results.files) || {};
   const kinds = Object.keys(DOWNLOAD_TEXT).filter((k) => files[k]);
   if (!kinds.length) { list.appendChild(h("li", { class: "muted" }, "Nothing to download yet.")); return; }
+  const only = several[0];
+  if (only && only.acquisition) box.insertBefore(h("p", { class: "small" }, `One file, from ${only.acquisition}.`), list);
   for (const kind of kinds) {
     const f = files[kind];
     list.appendChild(h("li", {},
@@ -731,17 +768,21 @@ function wireMessages() {
 
 // ---- start-up ------------------------------------------------------------------------------------------
 
+function startOver() {
+  forgetSession(null);
+  $("upload-status").textContent = "";
+  $("server-path").value = "";
+  announce("Started over: give a new recording.");
+  $("dropzone").focus();
+}
+
 async function main() {
   wireStart();
   wireMessages();
   for (const btn of document.querySelectorAll("#actions button[data-action]")) {
     btn.addEventListener("click", () => runAction(btn.dataset.action));
   }
-  $("new-session").addEventListener("click", () => {
-    forgetSession(null);
-    $("upload-status").textContent = "";
-    announce("Started over: give a new recording.");
-  });
+  $("new-session").addEventListener("click", startOver);
   window.addEventListener("hashchange", () => {
     const id = api.currentSession();
     if (id && id !== ui.sid) { forgetSession(null); adoptSession(id); refreshSoon(0); }

@@ -3,6 +3,10 @@
 
 import { h, clear, announce, humanBytes, fmtSeconds } from "./dom.js";
 import * as api from "./api.js";
+import {
+  PartsPicker, ValueQuestions, metadataQuestions, questionTitle, renderChoices, renderDownloadGroups,
+  renderLeftOut, renderNextStep, renderUnits, streamsFrozen,
+} from "./streams.js";
 
 const STEPS = [
   { key: "source", title: "1. Source", short: "Source" },
@@ -53,6 +57,8 @@ const STATE_LABEL = {
 };
 
 const FINISHED = new Set(["passed", "passed_with_issues", "failed", "accepted"]);
+/** Detection still running: poll until it ends (a turn that finds nothing to convert changes no state). */
+const DETECTING = new Set(["files_received", "detected"]);
 const IMPORTANCE_ORDER = [
   "CRITICAL",
   "PYNWB_VALIDATION",
@@ -111,6 +117,13 @@ const stateName = () => (app.session ? app.session.state : app.sid ? "created" :
 const allowed = (s) => Boolean(app.session && (app.session.allowed || []).includes(s));
 const questions = () => (app.session ? app.session.questions || [] : []);
 const criticalOpen = () => questions().some((q) => q.importance === "CRITICAL" && !q.answered);
+const units = () => (app.session ? app.session.units || [] : []);
+const titleOf = (q) => questionTitle(q, units(), fieldTitle);
+
+// The values a reader needs (PATCH /values) and the parts to convert (POST /parts): shared with the chat UI.
+const valueBox = new ValueQuestions({ idPrefix: "g", save: saveValue });
+const partsBox = new PartsPicker({ idPrefix: "g", apply: applyParts });
+let pollTimer = null;
 
 // ---- start-up ------------------------------------------------------------------------------------------
 
@@ -140,6 +153,8 @@ async function openSession(id) {
     form: null, lastStep: -1, lastState: null, queue: null, milestone: 0, replies: [],
     progress: { convert: null, preview: null }, normalizedNotes: {},
   });
+  valueBox.reset();
+  partsBox.reset();
   clear($("body-metadata"));
   try {
     app.session = await api.getSession(id);
@@ -176,6 +191,8 @@ function startOver() {
     lastStep: -1, lastState: null, queue: null, replies: [], progress: { convert: null, preview: null },
   });
   clear($("body-metadata"));
+  valueBox.reset();
+  partsBox.reset();
   hideAlert();
   renderAll();
   announce("New session: choose a recording.");
@@ -218,6 +235,9 @@ async function refresh(opts = {}) {
         showError(err);
       }
       renderAll(opts);
+      if (app.session && app.session.busy && DETECTING.has(app.session.state) && !pollTimer) {
+        pollTimer = window.setTimeout(() => { pollTimer = null; refresh(); }, 1500);
+      }
     } while (refreshAgain);
   })();
   try { await refreshing; } finally { refreshing = null; }
@@ -235,8 +255,8 @@ function onEvent({ type, payload }) {
       break;
     case "reply":
       addReply(payload.text);
-      // Reports are written after the verdict: pick up their downloads.
-      if (FINISHED.has(stateName())) refresh();
+      // A reply may come with new questions, streams or (after the verdict) downloads: refresh (coalesced).
+      refresh();
       break;
     case "progress":
       onProgress(payload);
@@ -318,6 +338,26 @@ async function run(label, fn) {
 
 function doAction(name, argument) {
   return run(name, async () => api.action(await ensureSession(), name, argument));
+}
+
+async function saveValue(q, value) {
+  hideAlert();
+  try {
+    const turn = await api.patchValues(app.sid, { [q.unit]: { [q.name]: value } });
+    if (turn && Array.isArray(turn.replies)) turn.replies.forEach(addReply);
+    announce((turn && turn.replies && turn.replies[0]) || "Sent.");
+    return turn;
+  } finally {
+    refresh();
+  }
+}
+
+function applyParts(parts) {
+  return run("parts", async () => {
+    const out = await api.selectParts(app.sid, parts);
+    announce(parts.length ? `Converting only ${parts.join(", ")}.` : "Converting all parts.");
+    return out;
+  });
 }
 
 // ---- rendering -----------------------------------------------------------------------------------------
@@ -415,14 +455,26 @@ function renderSource(step) {
     body.appendChild(h("p", { class: "g-help" }, "To convert another recording, start a new session (top of the page)."));
     return;
   }
-  if (state === "files_received" && session && session.detection && !(session.detection.units || []).length) {
-    body.appendChild(h("p", { class: "g-warning" },
-      "No recording nwbagent can convert was found there. Give the folder that holds the raw recording."));
-    for (const u of session.detection.unsupported || []) {
+  // Nothing to convert (no recording found, "none of these", a failed detection): say how to go on.
+  const next = h("div", { id: "source-next" });
+  body.appendChild(next);
+  const lastReply = app.replies.length ? app.replies[app.replies.length - 1] : "";
+  const waiting = renderNextStep(next, session, {
+    idPrefix: "g",
+    busy: Boolean(app.busy),
+    where: "upload them, or name a folder on the server, below",
+    startOver,
+    lastReply,
+  });
+  if (waiting) {
+    for (const u of (session.detection && session.detection.unsupported) || []) {
       body.appendChild(h("p", { class: "g-help" }, `${u.path}: ${u.reason}`));
     }
+    const left = h("div", { id: "source-left-out" });
+    body.appendChild(left);
+    renderLeftOut(left, session.left_out, { idPrefix: "g-source" });
   } else if (state === "files_received") {
-    body.appendChild(h("p", { class: "g-help" }, "Files received; detecting the format…"));
+    body.appendChild(h("p", { class: "g-help", role: "status" }, "Files received; detecting the format…"));
   }
 
   if (app.uploaded.length) {
@@ -526,58 +578,36 @@ async function uploadFiles(files) {
 // 2. Format and streams --------------------------------------------------------------------------------
 
 function renderFormat(step) {
-  const body = clear($("body-format"));
-  const detection = app.session && app.session.detection;
+  const body = $("body-format");
+  const session = app.session;
+  const detection = session && session.detection;
   if (step < 1 || !detection) {
     locked(body, "Available once a recording has been read.");
     return;
   }
-  const selected = new Set(app.session.selected_units || []);
-  const units = detection.units || [];
-  const table = h("table", { class: "g-table" },
-    h("caption", {}, "What nwbagent found"),
-    h("thead", {}, h("tr", {},
-      ["Reader (interface)", "Stream", "Category", "Confidence", "Evidence", "Used"].map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", {}, units.map((u) => {
-      const stream = u.kwargs && (u.kwargs.stream_id || u.kwargs.stream_name);
-      const label = stream ? `${u.interface}[${stream}]` : u.interface;
-      return h("tr", {},
-        h("th", { scope: "row" }, u.interface),
-        h("td", {}, stream || "—"),
-        h("td", {}, u.category),
-        h("td", {}, `${Math.round((u.confidence || 0) * 100)}%`),
-        h("td", {}, (u.evidence || []).length ? h("ul", { class: "g-evidence" }, u.evidence.map((e) => h("li", {}, e))) : "—"),
-        h("td", {}, selected.has(label) ? "yes" : "no"));
-    })));
-  body.appendChild(h("div", { class: "g-table-wrap" }, table));
-  for (const w of detection.warnings || []) body.appendChild(h("p", { class: "g-warning" }, `Warning: ${w}`));
+  const slots = ["format-summary", "format-choices", "format-parts", "format-left-out", "format-units"];
+  if (!$(slots[0])) {
+    clear(body);
+    for (const id of slots) body.appendChild(h("div", { id, class: "g-slot" }));
+  }
+  const summary = clear($("format-summary"));
+  const list = session.units || [];
+  summary.appendChild(h("p", { class: "g-help" }, list.length === 1 ? "One stream found" : `${list.length} streams found`,
+    " in ", h("code", {}, detection.path), "."));
+  for (const w of detection.warnings || []) summary.appendChild(h("p", { class: "g-warning" }, `Warning: ${w}`));
   for (const u of detection.unsupported || []) {
-    body.appendChild(h("p", { class: "g-help" }, `Not convertible: ${u.path} (${u.reason})`));
+    summary.appendChild(h("p", { class: "g-help" }, `Not convertible: ${u.path} (${u.reason})`));
   }
-
-  if (app.session.state === "needs_format_choice") {
-    const options = [];
-    for (const u of units) {
-      options.push({ interface: u.interface, confidence: u.confidence, why: (u.evidence || []).join("; "), note: u.disambiguation });
-      for (const a of u.alternatives || []) options.push({ interface: a.interface, confidence: a.confidence, why: a.reason });
-    }
-    const why = units.map((u) => u.disambiguation).find(Boolean);
-    const fieldset = h("fieldset", { class: "g-choice" },
-      h("legend", {}, "How should these files be read?"),
-      why ? h("p", { class: "g-help" }, why) : null,
-      options.map((o, i) => h("div", { class: "g-radio" },
-        h("input", { type: "radio", name: "reader", id: `reader-${i + 1}`, value: String(i + 1), checked: i === 0 }),
-        h("label", { for: `reader-${i + 1}` },
-          `${o.interface} (${Math.round((o.confidence || 0) * 100)}% sure)`,
-          o.why ? h("span", { class: "g-help g-block" }, o.why) : null))));
-    body.appendChild(h("form", {
-      onsubmit: (e) => {
-        e.preventDefault();
-        const picked = body.querySelector("input[name=reader]:checked");
-        if (picked) doAction("choose", picked.value);
-      },
-    }, fieldset, h("div", { class: "g-actions" }, h("button", { type: "submit", id: "btn-choose", disabled: Boolean(app.busy) }, "Use this reader"))));
-  }
+  renderChoices($("format-choices"), session.state === "needs_format_choice" ? session.choices : [], {
+    idPrefix: "g",
+    disabled: Boolean(app.busy),
+    choose: (index) => doAction("choose", String(index)),
+    none: () => doAction("choose", "none"),
+  });
+  renderUnits($("format-units"), list, { idPrefix: "g" });
+  const jobActive = ["converting", "inspecting", "previewing"].includes(session.state);
+  partsBox.render($("format-parts"), session, { disabled: Boolean(app.busy) || jobActive });
+  renderLeftOut($("format-left-out"), session.left_out, { idPrefix: "g" });
 }
 
 // 3. Metadata ------------------------------------------------------------------------------------------
@@ -591,6 +621,7 @@ function renderMetadata(step) {
   }
   if (!app.form) buildForm(body);
   fillForm();
+  valueBox.render($("metadata-values"), app.session, { disabled: Boolean(app.busy) || streamsFrozen(app.session) });
 }
 
 function buildForm(body) {
@@ -616,6 +647,8 @@ function buildForm(body) {
   const saved = h("p", { id: "metadata-saved", class: "g-help", "aria-live": "polite" });
   const form = h("form", { id: "metadata-form", novalidate: true, onsubmit: (e) => { e.preventDefault(); saveMetadata(); } },
     intro, summary, grid, h("div", { class: "g-actions g-sticky-actions" }, saveBtn, saved));
+  // Values a stream's reader needs (not metadata fields): saved one by one, before the preview can run.
+  body.appendChild(h("div", { id: "metadata-values", class: "g-slot", hidden: true }));
   body.appendChild(form);
   app.form = { fields, saveBtn, saved, summary };
 }
@@ -720,7 +753,7 @@ function renderMetadataSummary() {
   if (critical.length) {
     box.appendChild(h("p", { class: "g-warning" },
       `${critical.length} required answer${critical.length > 1 ? "s are" : " is"} missing before the preview can run: `,
-      critical.map((q) => fieldTitle(q.field)).join(", "), "."));
+      critical.map(titleOf).join(", "), "."));
   } else if (stateName() === "collecting_metadata" || stateName() === "improving") {
     box.appendChild(h("p", { class: "g-ok" }, "All required metadata is there. The preview runs after you save."));
   } else if (open.length) {
@@ -765,7 +798,7 @@ function validateField(name) {
   }
   if (!message && !dirty) {
     const serverError = app.metadata && app.metadata.errors && app.metadata.errors[name];
-    const q = questions().find((x) => x.field === name && !x.answered);
+    const q = metadataQuestions(questions()).find((x) => x.field === name && !x.answered);
     if (serverError) { message = serverError; severity = "error"; }
     else if (q) { message = q.text; severity = q.importance === "CRITICAL" ? "error" : "suggestion"; }
   }
@@ -845,7 +878,7 @@ function renderPreview(step) {
     const open = questions().filter((q) => !q.answered);
     if (open.length) {
       body.appendChild(h("p", { class: "g-help" }, "Optional improvements (edit them in step 3):"));
-      body.appendChild(h("ul", { class: "g-list" }, open.map((q) => h("li", {}, `${fieldTitle(q.field)}: ${q.text}`))));
+      body.appendChild(h("ul", { class: "g-list" }, open.map((q) => h("li", {}, `${titleOf(q)}: ${q.text}`))));
     }
   } else {
     body.appendChild(h("p", { class: "g-help" }, "No preview yet."));
@@ -949,10 +982,22 @@ function renderResults(step) {
 
   // downloads
   const files = (r && r.files) || {};
-  const links = DOWNLOAD_LABEL.filter(([k]) => files[k]).map(([k, label]) =>
-    h("li", {}, h("a", { href: files[k].url, download: files[k].name }, label), " ",
-      h("span", { class: "g-help" }, `${files[k].name} (${humanBytes(files[k].size)})`)));
-  if (links.length) body.appendChild(h("div", {}, h("h3", {}, "Downloads"), h("ul", { class: "g-downloads" }, links)));
+  const several = (r && r.all_files) || [];
+  if (several.length > 1) {
+    body.appendChild(h("div", {}, h("h3", {}, "Downloads"),
+      h("p", { class: "g-help" }, `${several.length} files: one per acquisition, each inspected on its own.`),
+      renderDownloadGroups(several, DOWNLOAD_LABEL, { idPrefix: "g", headingLevel: "h4" })));
+  } else {
+    const links = DOWNLOAD_LABEL.filter(([k]) => files[k]).map(([k, label]) =>
+      h("li", {}, h("a", { href: files[k].url, download: files[k].name }, label), " ",
+        h("span", { class: "g-help" }, `${files[k].name} (${humanBytes(files[k].size)})`)));
+    const from = several[0] && several[0].acquisition;
+    if (links.length) {
+      body.appendChild(h("div", {}, h("h3", {}, "Downloads"),
+        from ? h("p", { class: "g-help" }, `One file, from ${from}.`) : null,
+        h("ul", { class: "g-downloads" }, links)));
+    }
+  }
 
   // findings from the JSON report
   if (report && Array.isArray(report.findings)) {
@@ -960,6 +1005,10 @@ function renderResults(step) {
     for (const f of report.findings) (groups[f.importance] = groups[f.importance] || []).push(f);
     const order = [...IMPORTANCE_ORDER, ...Object.keys(groups).filter((k) => !IMPORTANCE_ORDER.includes(k))];
     const wrap = h("div", { class: "g-findings" }, h("h3", {}, "Findings"));
+    if (several.length > 1) {
+      wrap.appendChild(h("p", { class: "g-help" }, `These are the findings of file 1`,
+        several[0].acquisition ? ` (${several[0].acquisition})` : "", "; every file has its own report under Downloads."));
+    }
     if (!report.findings.length) wrap.appendChild(h("p", {}, "NWB Inspector found nothing to report."));
     for (const imp of order) {
       const list = groups[imp];
