@@ -60,7 +60,9 @@ def test_a_missing_value_is_asked_answered_in_chat_and_converts(
     assert any(q.kind == "value" for q in turn.questions)
     turn = _say(system, sid, "25 kHz")
     assert not any(q.kind == "value" for q in turn.questions), turn.replies
-    assert any("sampling_frequency = 25000.0" in r for r in turn.replies)
+    assert any("WhiteMatter Recording: sampling frequency (Hz) = 25000" in r for r in turn.replies), (
+        turn.replies
+    )
     session = system.store.get(sid)
     (unit,) = session.selected_units
     assert unit.kwargs["sampling_frequency"] == 25000.0 and unit.needs == []

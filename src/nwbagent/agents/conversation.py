@@ -165,7 +165,7 @@ class ConversationAgent:
                 say(self.provider_note)
             await self._receive_files(session, say, request.source)
 
-        return await self._turn(message, f"start: {request.source}", run)
+        return await self._turn(message, "Files given: " + _given(request.source), run, event=True)
 
     async def user_message(self, message: Message, request: UserMessageRequest) -> Turn:
         async def run(session: SessionState, say: _Reply) -> None:
@@ -195,7 +195,7 @@ class ConversationAgent:
         async def run(session: SessionState, say: _Reply) -> None:
             await self._command(session, say, request.command, request.argument)
 
-        return await self._turn(message, f"[{request.command}] {request.argument or ''}".strip(), run)
+        return await self._turn(message, _action_text(request), run, event=True)
 
     async def set_metadata(self, message: Message, request: SetMetadataRequest) -> Turn:
         async def run(session: SessionState, say: _Reply) -> None:
@@ -210,19 +210,23 @@ class ConversationAgent:
                 say("Saved: " + ", ".join(f"{k} = {_show(v)}" for k, v in layer.values().items()) + ".")
             await self._after_new_metadata(session, say)
 
-        return await self._turn(message, f"[form] {sorted(request.fields)}", run)
+        return await self._turn(
+            message, "Saved in the form: " + ", ".join(sorted(request.fields)), run, event=True
+        )
 
     async def set_values(self, message: Message, request: SetValuesRequest) -> Turn:
         async def run(session: SessionState, say: _Reply) -> None:
             await self._set_values(session, say, request.values)
 
-        return await self._turn(message, f"[values] {sorted(request.values)}", run)
+        given = "; ".join(f"{k} = {v}" for values in request.values.values() for k, v in values.items())
+        return await self._turn(message, f"Values given: {given}", run, event=True)
 
     async def select_parts(self, message: Message, request: SelectPartsRequest) -> Turn:
         async def run(session: SessionState, say: _Reply) -> None:
             await self._select_parts(session, say, request.parts)
 
-        return await self._turn(message, f"[parts] {', '.join(request.parts) or 'all'}", run)
+        picked = ", ".join(request.parts) or "all parts"
+        return await self._turn(message, f"Parts picked: {picked}", run, event=True)
 
     # ---- workflow steps ---------------------------------------------------------------------------
 
@@ -738,12 +742,14 @@ class ConversationAgent:
                     AutoFix(field=field, before=before, after=value, reason="normalized")
                 )
 
-    async def _turn(self, message: Message, user_text: str, run: Any) -> Turn:
+    async def _turn(self, message: Message, user_text: str, run: Any, *, event: bool = False) -> Turn:
+        """One input under the session's lock. ``event``: a button or form, not words the user typed; it
+        is kept in the chat as a system line so the history reads as what happened."""
         lock = self._locks.setdefault(message.session_id, asyncio.Lock())
         async with lock:
             session = await asyncio.to_thread(self.store.get, message.session_id)
             fixes_before = len(session.auto_fixes)
-            session.chat.append(ChatTurn(role="user", text=user_text))
+            session.chat.append(ChatTurn(role="system" if event else "user", text=user_text))
             say = _Reply(self.bus, session)
             try:
                 await run(session, say)
@@ -760,6 +766,33 @@ class ConversationAgent:
                 output=session.output,
                 usage=session.usage,
             )
+
+
+_ACTION_WORDS = {
+    "preview": "Preview requested",
+    "convert": "Conversion requested",
+    "accept": "File accepted",
+    "improve": "Improvement requested",
+    "abandon": "Session abandoned",
+    "retry": "Retry requested",
+}
+
+
+def _action_text(request: CommandRequest) -> str:
+    """A button press as the chat shows it."""
+    if request.command == "choose":
+        return (
+            "Reader chosen: none of these"
+            if (request.argument or "").lower() == "none"
+            else (f"Reader chosen: {request.argument}")
+        )
+    return _ACTION_WORDS.get(request.command, request.command)
+
+
+def _given(source: str) -> str:
+    """What the user gave, as they know it: the folder or file name, never the server's path."""
+    path = Path(source)
+    return path.name if path.name != "uploads" else "the uploaded files"
 
 
 #: States in which the streams of a session can no longer change.

@@ -42,7 +42,7 @@ def describe(unit: Unit) -> str:
 
 
 def left_out_text(item: LeftOut) -> str:
-    return f"I left out {item.label}: {item.problem} To bring it back: {item.fix}"
+    return plain(f"I left out {item.label}: {item.problem} To bring it back: {item.fix}")
 
 
 def value_questions(session: SessionState) -> list[Question]:
@@ -76,14 +76,20 @@ def answer_values(session: SessionState, values: dict[str, dict[str, object]]) -
         given = values.get(unit_handle(unit), {})
         wanted = {n.name for n in unit.needs}
         usable = {k: v for k, v in given.items() if k in wanted}
+        shown = describe(unit).split(" — ")[0]
         try:
             filled = fill_needs(unit, usable)
         except ValueError as exc:
-            refused.append(f"{unit.label}: {exc}")
+            refused.append(f"{shown}: {exc}")
             filled = unit
         for name in usable:
             if name in filled.kwargs and name in wanted:
-                done.append(f"{unit.label}: {name} = {filled.kwargs[name]}")
+                label = next((n.label for n in unit.needs if n.name == name), name)
+                done.append(
+                    f"{shown}: {label} = {filled.kwargs[name]:g}"
+                    if isinstance(filled.kwargs[name], float)
+                    else f"{shown}: {label} = {filled.kwargs[name]}"
+                )
         units.append(filled)
     session.selected_units = units
     return done, refused
@@ -249,16 +255,23 @@ def streams_view(session: SessionState) -> dict[str, object]:
         "units": rows,
         "left_out": [
             {
-                "label": x.label,
-                "problem": x.problem,
-                "fix": x.fix,
+                "label": plain(x.label),
+                "problem": plain(x.problem),
+                "fix": plain(x.fix),
                 "code": x.code,
                 "path": _shown_path(x.path, session),
                 "details": x.details,
             }
             for x in left_out_items(session)
         ],
-        "parts": {"available": available_parts(session.confident_units()), "selected": session.parts},
+        "parts": {
+            "available": available_parts(session.confident_units()),
+            "acquisitions": list(
+                dict.fromkeys(u.acquisition for u in session.confident_units() if u.acquisition)
+            ),
+            "segments": list(dict.fromkeys(s for u in session.confident_units() for s in u.segments)),
+            "selected": session.parts,
+        },
         "choices": choices,
         "outputs": [
             {
@@ -273,9 +286,17 @@ def streams_view(session: SessionState) -> dict[str, object]:
     }
 
 
+_CLASS = re.compile(r"\b[A-Z][A-Za-z0-9]*(?:Interface|Converter|ConverterPipe)\b")
+
+
+def plain(text: str) -> str:
+    """``text`` with NeuroConv class names replaced by their display names (class names are plumbing)."""
+    return _CLASS.sub(lambda m: display_name(m.group(0)), text)
+
+
 def reason(unit: Unit) -> str:
     """Why a reading is offered, in the words of its evidence."""
-    return unit.disambiguation or (unit.evidence[-1] if unit.evidence else "matches these files")
+    return plain(unit.disambiguation or (unit.evidence[-1] if unit.evidence else "matches these files"))
 
 
 def reading_options(session: SessionState) -> list[Unit]:
