@@ -1,10 +1,11 @@
 """``/api/health``: is the service able to do its work right now, and if not, why.
 
 "ok" must mean that a user's next request can succeed, so health checks what every request needs besides
-the database connection: that the database accepts writes (PostgreSQL: a write that touches no row, so
-permissions and read-only transactions show; SQLite: its folder is not on a read-only file system), that
-the last writes of the service itself went through, and that every disk the service writes to (data dir,
-sessions, database) has at least ``NWBAGENT_MIN_FREE_DISK_BYTES`` free. Each failing check adds a reason.
+the database connection: that the database accepts writes (PostgreSQL: an update and an insert that touch
+no row, so permissions and read-only transactions show; SQLite: its folder is not on a read-only file
+system), that the last writes of the service itself went through, and that every disk the service writes
+to (data dir, sessions, database) is writable and has at least ``NWBAGENT_MIN_FREE_DISK_BYTES`` free. Each
+failing check adds a reason.
 
 Without an API key (when keys are configured) only ``{"status": ...}`` is shown: a liveness probe needs no
 more, and paths, disk sizes and worker PIDs are the operator's business.
@@ -45,6 +46,7 @@ def database_writable(engine: Engine) -> tuple[bool, str]:
             conn.execute(text(f"SET LOCAL lock_timeout = {_PG_PROBE_TIMEOUT_MS}"))
             conn.execute(text(f"SET LOCAL statement_timeout = {_PG_PROBE_TIMEOUT_MS}"))
             conn.execute(text("UPDATE sessions SET revision = revision WHERE false"))
+            conn.execute(text("INSERT INTO events SELECT * FROM events WHERE false"))
             transaction.rollback()
     except Exception as exc:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
@@ -53,8 +55,8 @@ def database_writable(engine: Engine) -> tuple[bool, str]:
 
 
 def disks(paths: Iterable[Path], min_free: int) -> list[dict[str, Any]]:
-    """One entry per file system among ``paths`` (the first path seen names it)."""
-    seen: dict[int, dict[str, Any]] = {}
+    """One entry per file system (and per read-only mount) among ``paths``; the first path names it."""
+    seen: dict[tuple[int, bool], dict[str, Any]] = {}
     for path in paths:
         probe = path
         while not probe.exists() and probe != probe.parent:
@@ -62,15 +64,18 @@ def disks(paths: Iterable[Path], min_free: int) -> list[dict[str, Any]]:
         try:
             device = probe.stat().st_dev
             usage = shutil.disk_usage(probe)
+            read_only = bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
         except OSError:
             continue
-        if device in seen:
+        key = (device, read_only)
+        if key in seen:
             continue
-        seen[device] = {
+        seen[key] = {
             "path": str(path),
             "free_bytes": usage.free,
             "total_bytes": usage.total,
-            "ok": usage.free >= min_free,
+            "read_only": read_only,
+            "ok": usage.free >= min_free and not read_only,
         }
     return list(seen.values())
 
@@ -96,7 +101,9 @@ def reasons(
     if not executor.get("ok", False):
         out.append("the conversion executor is not running")
     for d in disk:
-        if not d["ok"]:
+        if d["read_only"]:
+            out.append(f"{d['path']} is on a read-only file system: nothing can be stored there")
+        elif not d["ok"]:
             out.append(
                 f"low disk space: {human_bytes(d['free_bytes'])} free where the service writes, below the "
                 f"threshold of {human_bytes(min_free)} (NWBAGENT_MIN_FREE_DISK_BYTES)"
