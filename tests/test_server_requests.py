@@ -36,6 +36,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Pa
         "NWBAGENT_DATA_ROOTS": json.dumps([str(data / "roots")]),
         "NWBAGENT_FAST_WRITE": "false",
         "NWBAGENT_BODY_IDLE_TIMEOUT_S": str(IDLE_S),
+        "NWBAGENT_BUSY_WAIT_S": "1",
         "NWBAGENT_MAX_SESSION_DOCUMENT_BYTES": str(DOC_LIMIT),
         "NWBAGENT_ALLOWED_ORIGINS": json.dumps([ALLOWED_ORIGIN]),
     }
@@ -365,3 +366,23 @@ def test_responses_carry_security_headers_and_docs_are_off(server: Server, clien
         assert client.http.get(path).status_code == 404
     page = client.http.get("/")
     assert "script-src 'self'" in page.headers["content-security-policy"]  # the page keeps its own policy
+
+
+def test_an_unexpected_error_is_a_json_500_without_internals(tmp_path: Path) -> None:
+    """Whatever a bug raises, the client gets the documented shape (and the traceback stays in the log)."""
+    from fastapi.testclient import TestClient
+
+    from nwbagent.server.app import create_app
+    from nwbagent.settings import Settings
+
+    app = create_app(Settings(data_dir=str(tmp_path), metrics_enabled=False))
+
+    @app.get("/api/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internal detail /srv/private/path")
+
+    # Not entered as a context manager: the lifespan (the whole service) is not needed for this route.
+    r = TestClient(app, raise_server_exceptions=False).get("/api/boom")
+    assert r.status_code == 500 and r.json()["error"] == "internal_error", r.text
+    assert "RuntimeError" in r.json()["message"] and "/srv/private" not in r.text
+    assert r.headers["x-content-type-options"] == "nosniff"

@@ -133,6 +133,12 @@ class Settings(BaseSettings):
         default=5.0,
         description="How long a chat request waits for the agents before answering 202 (then WebSocket)",
     )
+    busy_wait_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a request waits for the session's running agent turn to end (e.g. reports "
+        "being written after a conversion) before it is refused with 409 session_busy",
+    )
 
     # Observability and limits.
     metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics")

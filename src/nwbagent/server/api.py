@@ -190,15 +190,21 @@ async def _admit(
 ) -> SessionState:
     """Refuse (409) a turn the session cannot take now; call right before ``svc.turn``.
 
-    No await may come between the busy check and ``svc.turn``, which registers the turn before its first
-    await: two requests racing here cannot both be admitted.
+    A turn still running (the reports after a conversion, a detection) is waited for, up to
+    ``NWBAGENT_BUSY_WAIT_S``, so the request is judged against the state it will really meet; a longer one
+    (a conversion) is a 409 ``session_busy``. No await comes between the last busy check and ``svc.turn``,
+    which registers the turn before its first await: two racing requests cannot both be admitted.
     """
-    session = await asyncio.to_thread(svc.store.peek, session_id)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + svc.settings.busy_wait_s
+    while True:
+        await svc.until_idle(session_id, deadline - loop.time())
+        session = await asyncio.to_thread(svc.store.peek, session_id)
+        if not svc.busy(session_id):
+            break
+        if loop.time() >= deadline:
+            raise actions.busy(session, await _allowed(svc, session, busy=True))
     workflow = svc.conversation.workflow
-    if svc.busy(session_id):
-        allowed = await _allowed(svc, session, busy=True)
-        if svc.busy(session_id):
-            raise actions.busy(session, allowed)
     if kind == "action" and action is not None and not actions.may(action, session, workflow):
         raise actions.refuse_action(action, session, workflow, await _allowed(svc, session, busy=False))
     if kind == "edit" and not actions.may_edit_metadata(session, workflow):
@@ -213,8 +219,6 @@ async def _admit(
             "This session's stored record has reached its size limit (NWBAGENT_MAX_SESSION_DOCUMENT_BYTES).",
             "Download what you need and start a new session, or ask the operator to raise the limit.",
         )
-    if svc.busy(session_id):  # a turn registered while the refusal details were read
-        raise actions.busy(session, ["cancel"])
     return session
 
 

@@ -4,7 +4,9 @@ A session is reachable only with its token: the ``X-Session-Token`` header, or t
 (httponly, samesite=lax) set when the session was created, or a ``token`` query parameter for WebSockets,
 which browsers cannot give headers. Only a hash of the token is stored. A wrong or missing token gets the
 same 404 as an id that does not exist, so ids cannot be probed. Deployments can also require an API key on
-every call (``NWBAGENT_API_KEYS``); the admin listing needs ``NWBAGENT_ADMIN_TOKEN``.
+every call (``NWBAGENT_API_KEYS``); the admin listing needs ``NWBAGENT_ADMIN_TOKEN``. A change made with the
+cookie alone must also come from the service's own origin (``security.py``), since any page's requests carry
+the cookie.
 """
 
 from __future__ import annotations

@@ -229,6 +229,12 @@ class Service:
         if not task.cancelled():
             task.exception()
 
+    async def until_idle(self, session_id: str, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) for the session's running turns to end; returns either way."""
+        running = [t for k, t in self._turns.items() if k.startswith(f"{session_id}:") and not t.done()]
+        if running and timeout > 0:
+            await asyncio.wait(running, timeout=timeout)
+
     def busy(self, session_id: str) -> bool:
         return any(key.startswith(f"{session_id}:") and not t.done() for key, t in self._turns.items())
 
