@@ -153,7 +153,8 @@ def test_read_only_upload_folder_is_a_json_503(tmp_path: Path) -> None:
 @pytest.fixture
 def revocable_pg(pg_url: str) -> Iterator[tuple[str, str, str]]:  # noqa: F811
     """A login role owning its own schema: (URL to use as that role, role, schema). Dropped afterwards."""
-    role = f"nwbagent_test_ro_{os.getpid()}_{secrets.token_hex(3)}"
+    # Named like conftest_db's schemas, so a run killed before the clean-up has its schema swept later.
+    role = f"nwbagent_test_{os.getpid()}_ro{secrets.token_hex(3)}"
     admin = make_engine(pg_url)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))

@@ -82,7 +82,8 @@ class Service:
         self.jobs = JobRepo(self.engine)
         self.events = EventRepo(self.engine)
         self.hub = EventHub(self.events)
-        self.recovered = recover(self.store, self.jobs, self.sessions_dir)
+        # Without the size cap: a session stored before the cap existed must still be put back in order.
+        self.recovered = recover(SqlStore(self.engine), self.jobs, self.sessions_dir)
         self.executor: Executor = make_executor(settings)
         self.provider, self.provider_note = get_provider_or_rules(settings)
         self.bus = Bus()
@@ -111,8 +112,12 @@ class Service:
                 )
 
     def _own_folders(self, url: str) -> list[Path]:
-        """Folders (and the database file) no session may read: other sessions live there."""
-        own = [self.sessions_dir.resolve(), Path(self.settings.work_dir).expanduser().resolve()]
+        """Folders (and the database file) no session may read: other sessions live there. The work dir
+        counts once it exists (the service itself writes outputs into each session's folder)."""
+        own = [self.sessions_dir.resolve()]
+        work = Path(self.settings.work_dir).expanduser().resolve()
+        if work.exists():
+            own.append(work)
         if self.engine.url.get_backend_name() == "sqlite" and self.engine.url.database:
             own.append(Path(self.engine.url.database).expanduser().resolve())
         return own
