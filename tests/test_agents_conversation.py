@@ -66,7 +66,7 @@ def test_scripted_conversation_with_rules(recording: Path, tmp_path: Path) -> No
     assert {"subject_id", "species", "sex", "age"} <= critical
     age_q = next(q for q in turn.questions if q.field == "age")
     assert "e.g." in age_q.text and "P90D" in age_q.text
-    assert any("SpikeGLXRecordingInterface[imec0.ap]" in r for r in turn.replies)
+    assert any("SpikeGLX Recording (imec0.ap)" in r for r in turn.replies)
     # The real .bin is an excerpt: the user hears the real duration.
     assert any("0.03 s of the 1.02 s" in r for r in turn.replies)
 

@@ -56,7 +56,7 @@ def test_conversion_agent_detects_reads_and_converts(bus: Bus, spikeglx: Path, t
     assert isinstance(found, DetectReply)
     units = [u for u in found.detection.units if u.confidence >= 0.5]
     assert {u.interface for u in units} == {"SpikeGLXRecordingInterface", "SpikeGLXSyncChannelInterface"}
-    assert any("0.03 s" in w for w in found.warnings)
+    assert any("0.03 s" in w for w in found.detection.warnings)
 
     read = _call(
         bus,
@@ -82,8 +82,17 @@ def test_conversion_agent_detects_reads_and_converts(bus: Bus, spikeglx: Path, t
     assert events and events[-1].payload["percent"] == 100.0 and events[-1].payload["stub"] is True
 
 
-def test_conversion_agent_reports_bad_input_as_user_error(bus: Bus, spikeglx: Path) -> None:
+def test_conversion_agent_reports_a_damaged_stream_as_left_out(bus: Bus, spikeglx: Path) -> None:
+    """A stream that cannot convert is data about the folder, not a failed request: the reply lists it."""
     (spikeglx / "TEST_20210920_0_g0_t0.imec0.ap.bin").unlink()
+    found = _call(bus, "conversion", "detect", DetectRequest(source=str(spikeglx)), DetectReply)
+    assert isinstance(found, DetectReply)
+    assert found.detection.units == []
+    (left,) = found.detection.left_out
+    assert left.code == "missing_data_file" and left.path and left.path.endswith(".meta") and left.fix
+
+
+def test_conversion_agent_reports_bad_input_as_user_error(bus: Bus, tmp_path: Path) -> None:
     reply = asyncio.run(
         bus.request(
             Message(
@@ -91,12 +100,12 @@ def test_conversion_agent_reports_bad_input_as_user_error(bus: Bus, spikeglx: Pa
                 sender="t",
                 target="conversion",
                 action="detect",
-                payload={"source": str(spikeglx)},
+                payload={"source": str(tmp_path / "not-there")},
             )
         )
     )
     assert reply.is_error and reply.payload["code"] == "user_error"
-    assert reply.payload["path"].endswith(".meta") and reply.payload["hint"]
+    assert reply.payload["path"].endswith("not-there") and reply.payload["hint"]
 
 
 def test_evaluation_agent_turns_missing_metadata_into_questions(bus: Bus) -> None:

@@ -17,7 +17,7 @@ def test_detect_json_matches_documented_contract(ephy_data: Path) -> None:
     res = CliRunner().invoke(main, ["detect", str(folder), "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert set(data) == {"path", "units", "unsupported", "warnings"}
+    assert set(data) == {"path", "units", "unsupported", "warnings", "left_out"}
     unit = next(u for u in data["units"] if u["interface"] == "SpikeGLXRecordingInterface")
     documented = {"interface", "kwargs", "streams", "category", "confidence", "evidence", "alternatives"}
     assert documented <= set(unit)

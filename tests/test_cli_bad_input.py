@@ -48,7 +48,9 @@ def test_empty_folder(tmp_path: Path) -> None:
     src = tmp_path / "empty"
     src.mkdir()
     out = tmp_path / "out"
-    _assert_clear_error(_convert(src, out), names=str(src), problem="no electrophysiology recording", out=out)
+    _assert_clear_error(
+        _convert(src, out), names=str(src), problem="no recording that NeuroConv can convert", out=out
+    )
 
 
 def test_unknown_format(tmp_path: Path) -> None:
@@ -57,7 +59,9 @@ def test_unknown_format(tmp_path: Path) -> None:
     (src / "data.xyz").write_bytes(b"\x00\x01garbage" * 100)
     (src / "notes.txt").write_text("day 1")
     out = tmp_path / "out"
-    _assert_clear_error(_convert(src, out), names=str(src), problem="no electrophysiology recording", out=out)
+    _assert_clear_error(
+        _convert(src, out), names=str(src), problem="no recording that NeuroConv can convert", out=out
+    )
 
 
 def test_meta_without_bin(sglx: Path, tmp_path: Path) -> None:

@@ -150,7 +150,7 @@ def test_folder_of_sessions_gives_one_file_per_session(ephy_data: Path, tmp_path
     )
     assert len(outputs) == 2
     assert len({o.nwb for o in outputs}) == 2
-    assert any("--interface AbfInterface" in w for w in outputs[0].warnings)
+    assert any("--interface AbfInterface" in (x.cli_fix or "") for x in outputs[0].left_out)
 
 
 def test_cli_convert_json_and_inspect_exit_codes(spikeglx_dir: Path, tmp_path: Path) -> None:
@@ -232,4 +232,5 @@ def test_unknown_stream_is_a_clear_error(spikeglx_dir: Path, tmp_path: Path) -> 
 
     with pytest.raises(UserFacingError, match=r"imec0\.ap") as info:
         convert(spikeglx_dir, tmp_path / "out", user_metadata=COMPLETE, stub=True, streams=["imec9.lf"])
-    assert "nwbagent detect" in info.value.fix
+    assert "nwbagent detect" in (info.value.cli_fix or "")
+    assert "--" not in info.value.fix  # the form any interface shows names no command-line flag

@@ -60,11 +60,14 @@ def test_unknown_files_are_not_errors(tmp_path: Path) -> None:
     assert any("2 file(s) matched no format" in w for w in result.warnings)
 
 
-def test_spikeglx_meta_without_bin_warns_with_its_name(tmp_path: Path, ephy_data: Path) -> None:
+def test_spikeglx_meta_without_bin_is_left_out_with_its_name(tmp_path: Path, ephy_data: Path) -> None:
     shutil.copy(ephy_data / SGLX / f"{AP}.meta", tmp_path)
     result = detect(tmp_path)
     assert result.units == []
-    assert any(f"{AP}.meta" in w and f"{AP}.bin" in w for w in result.warnings), result.warnings
+    (left,) = result.left_out
+    assert left.code == "missing_data_file"
+    assert left.path == str(tmp_path / f"{AP}.meta")
+    assert f"{AP}.bin is missing" in left.problem and "imec0.ap" in left.label
 
 
 def test_spikeglx_ap_and_lf_streams_are_two_units(tmp_path: Path, ephy_data: Path) -> None:

@@ -231,7 +231,7 @@ def test_readback_check_catches_a_corrupt_chunk(tmp_path: Path, monkeypatch: pyt
     with pytest.raises(direct_write.ReadbackError, match="does not read back as written") as raised:
         _write(_recording([_int16(2_000, 4)]), tmp_path / "bad.nwb", (1_000, 4))
     error = explain_write_failure(raised.value, path=tmp_path / "bad.nwb")
-    assert "--writer neuroconv" in (error.fix or "")
+    assert "--writer neuroconv" in (error.cli_fix or "") and "--" not in error.fix
 
 
 def test_narrow_dataset_reads_the_source_in_bounded_slices(

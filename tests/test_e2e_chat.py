@@ -48,7 +48,7 @@ def test_chat_full_conversion_with_correction_and_reload(ui: UI, ephy_data: Path
     with ui.timer.step("upload + detect"):
         page.locator("#file-input").set_input_files([str(p) for p in spikeglx_files(ephy_data)])
         expect(page.locator("#state")).to_have_attribute("data-state", COLLECTING, timeout=60_000)
-        expect(page.locator("#chat")).to_contain_text("SpikeGLXRecordingInterface")
+        expect(page.locator("#chat")).to_contain_text("SpikeGLX Recording")
     session_id = ui.session_id()
 
     with ui.timer.step("describe in chat"):

@@ -65,7 +65,7 @@ def test_guided_full_conversion_with_correction_and_reload(ui: UI, ephy_data: Pa
         page.get_by_label("Folder on the server").fill(str(ephy_data / SPIKEGLX_RUN))
         page.get_by_role("button", name="Use this folder", exact=True).click()
         expect(state).to_have_attribute("data-state", COLLECTING, timeout=60_000)
-        expect(page.locator("body")).to_contain_text("SpikeGLXRecordingInterface")
+        expect(page.locator("body")).to_contain_text("SpikeGLX Recording")
     session_id = ui.session_id()
 
     with ui.timer.step("fill the metadata form"):

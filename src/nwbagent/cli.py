@@ -41,7 +41,9 @@ def _friendly(func: F) -> F:
             try:
                 return func(*args, **kwargs)
             except UserFacingError as exc:
-                click.echo(f"error: {exc.paragraph()}", err=True)
+                click.echo(f"error: {exc.paragraph(cli=True)}", err=True)
+                if exc.details:
+                    click.echo(f"  details: {exc.details}", err=True)
                 sys.exit(EXIT_BAD_INPUT)
             except KeyboardInterrupt:
                 click.echo("interrupted: nothing was left at the output path.", err=True)
@@ -86,12 +88,25 @@ def detect_cmd(path: Path, as_json: bool) -> None:
     if as_json:
         _print_json(result.model_dump(mode="json"))
         return
+    from nwbagent.convert.select import unit_handle
+    from nwbagent.formats.registry import display_name
+
     click.echo(f"{result.path}")
     if not result.units:
         click.echo("  no convertible units found")
     for unit in result.units:
         flag = "  (uncertain)" if unit.confidence < 0.5 else ""
-        click.echo(f"  {unit.label}  [{unit.category}]  confidence {unit.confidence:.2f}{flag}")
+        click.echo(
+            f"  {unit.label}  [{unit.category}]  {display_name(unit.interface)}  "
+            f"confidence {unit.confidence:.2f}{flag}"
+        )
+        if len(unit.segments) > 1:
+            click.echo(f"      segments: {', '.join(unit.segments)} (pick with --select)")
+        for need in unit.needs:
+            click.echo(
+                f"      needs: {need.label}: {need.why}; give --option {unit_handle(unit)}:{need.name}="
+                f"{need.example}"
+            )
         for ev in unit.evidence:
             click.echo(f"      evidence: {ev}")
         for alt in unit.alternatives:
@@ -100,6 +115,8 @@ def detect_cmd(path: Path, as_json: bool) -> None:
             click.echo(f"      to decide: {unit.disambiguation}")
     for item in result.unsupported:
         click.echo(f"  unsupported: {item.path}: {item.reason}")
+    for left in result.left_out:
+        click.echo(f"  {left.sentence(cli=True)}")
     for warning in result.warnings:
         click.echo(f"  warning: {warning}")
 
@@ -115,6 +132,21 @@ def detect_cmd(path: Path, as_json: bool) -> None:
 @click.option("--stub", is_flag=True, help="Write a small preview (first 100 samples) in seconds.")
 @click.option("--stream", "streams", multiple=True, help="Convert only this stream (repeatable).")
 @click.option("--interface", help="Use this NeuroConv interface (one of the detected units or alternatives).")
+@click.option(
+    "--select",
+    "parts",
+    multiple=True,
+    help="Convert only these parts of a multi-acquisition folder: an Open Ephys experiment "
+    "('experiment2'), a SpikeGLX gate or trigger ('g1', 'g0 t1'), a recording ('recording2'). Repeatable.",
+)
+@click.option(
+    "--option",
+    "option_args",
+    multiple=True,
+    metavar="[UNIT:]KEY=VALUE",
+    help="A value the files lack, e.g. --option sampling_frequency=30000, or for one unit "
+    "--option l101210-001.nev:sampling_frequency=30000 (see `nwbagent detect`). Repeatable.",
+)
 @click.option("--backend", type=click.Choice(["hdf5", "zarr"]), default="hdf5", show_default=True)
 @click.option(
     "--writer",
@@ -133,6 +165,8 @@ def convert_cmd(
     stub: bool,
     streams: tuple[str, ...],
     interface: str | None,
+    parts: tuple[str, ...],
+    option_args: tuple[str, ...],
     backend: str,
     writer: str | None,
     overwrite: bool,
@@ -154,6 +188,8 @@ def convert_cmd(
             stub=stub,
             streams=streams,
             interface=interface,
+            parts=parts,
+            options=_parse_options(option_args),
             backend=backend,  # type: ignore[arg-type]
             overwrite=overwrite,
             progress=bar.update,
@@ -172,10 +208,31 @@ def convert_cmd(
             click.echo(f"  metadata: {out.metadata}")
             for warning in out.warnings:
                 click.echo(f"  warning: {warning}")
+            for item in out.left_out:
+                click.echo(f"  {item.sentence(cli=True)}")
             if out.findings:
                 click.echo(format_text(InspectionResult.model_validate(out.findings)))
     if any(o.verdict == "FAILED" for o in outputs):
         sys.exit(EXIT_FAILED_VERDICT)
+
+
+def _parse_options(args: tuple[str, ...]) -> dict[str, Any]:
+    """``KEY=VALUE`` for every unit, ``UNIT:KEY=VALUE`` for one (UNIT as `nwbagent detect` names it)."""
+    options: dict[str, Any] = {}
+    for arg in args:
+        target, sep, value = arg.partition("=")
+        if not sep or not target.strip():
+            raise UserFacingError(
+                f"--option {arg!r} is not KEY=VALUE.",
+                fix="Write it as KEY=VALUE or UNIT:KEY=VALUE, e.g. --option sampling_frequency=30000.",
+                code="bad_option",
+            )
+        unit, colon, key = target.rpartition(":")
+        if colon and unit:
+            options.setdefault(unit, {})[key.strip()] = value.strip()
+        else:
+            options[target.strip()] = value.strip()
+    return options
 
 
 class _ProgressBar:
@@ -358,30 +415,52 @@ def extract_metadata_cmd(text: str, as_json: bool) -> None:
 @click.option(
     "--set",
     "which",
-    type=click.Choice(["tuning", "holdout"]),
-    default="holdout",
+    type=click.Choice(["all", "tuning", "holdout", "dialogues", "dialogue-holdout"]),
+    default="all",
     show_default=True,
-    help="holdout: never used to tune the rules (the honest estimate); tuning: written alongside them.",
+    help="tuning/holdout: single descriptions; dialogues/dialogue-holdout: multi-turn chats scored after "
+    "every turn. The holdouts were never used to tune the rules (the honest estimate).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the machine-readable report.")
+@click.option("--failures/--no-failures", default=True, help="List the cases that went wrong.")
 @_friendly
-def eval_metadata_cmd(which: str, as_json: bool) -> None:
-    """Field-level precision and recall of metadata extraction on a shipped evaluation set."""
+def eval_metadata_cmd(which: str, as_json: bool, failures: bool) -> None:
+    """Field-level precision and recall of metadata extraction on the shipped evaluation sets."""
     from nwbagent.llm import get_provider_or_rules
     from nwbagent.nlmeta import evaluate, extract_metadata, format_report
     from nwbagent.nlmeta.evaluate import load_cases
+    from nwbagent.nlmeta.evaluate_dialogues import (
+        evaluate_dialogues,
+        format_dialogue_report,
+        load_dialogues,
+        replay,
+    )
 
     provider, note = get_provider_or_rules()
     if note:
         click.echo(f"note: {note}", err=True)
-    report = evaluate(
-        lambda text: extract_metadata(text, provider).fields, load_cases(which), name=provider.name
-    )
+    names = ["tuning", "holdout", "dialogues", "dialogue-holdout"] if which == "all" else [which]
+    reports: dict[str, Any] = {}
+    texts: list[str] = []
+    for name in names:
+        if name in ("tuning", "holdout"):
+            report: Any = evaluate(
+                lambda text: extract_metadata(text, provider).fields, load_cases(name), name=provider.name
+            )
+            texts.append(
+                f"provider: {provider.name}; set: {name}\n" + format_report(report, show_failures=failures)
+            )
+        else:
+            report = evaluate_dialogues(load_dialogues(name), replay(provider), name=provider.name)
+            texts.append(
+                f"provider: {provider.name}; set: {name}\n"
+                + format_dialogue_report(report, show_failures=failures)
+            )
+        reports[name] = report.model_dump(mode="json")
     if as_json:
-        _print_json(report.model_dump(mode="json"))
+        _print_json(reports[which] if which != "all" else reports)
     else:
-        click.echo(f"provider: {provider.name}; set: {which}")
-        click.echo(format_report(report))
+        click.echo("\n\n".join(texts))
 
 
 @main.command("chat")

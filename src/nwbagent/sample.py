@@ -9,12 +9,19 @@ Data are built from a one-second pattern per stream (band-limited noise, a spati
 and spikes from a few dozen units), written block by block with a different circular offset in each block, so
 memory stays at a few tens of MB whatever the length and the file is not a trivially repeating byte string.
 :func:`sample_traces` recomputes any slice exactly, which is what the tests compare against.
+
+Beyond the default one-file-per-stream run, :func:`make_spikeglx_sample` can write the layouts SpikeGLX
+writes for several gates (``<run>_g0/``, ``<run>_g1/`` side by side), several triggers per gate (``_t0``,
+``_t1`` files in a gate folder), several probes (one ``<run>_g<N>_imec<P>/`` folder per probe) and NIDQ
+digital lines that are silent or carry a few TTL pulses. Every file is a slice of one continuing acquisition:
+its ``firstSample`` is where it starts on the stream's clock and its samples are :func:`sample_traces` of
+that slice.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +31,7 @@ import yaml
 from scipy import signal
 
 Stream = Literal["ap", "lf", "nidq"]
+NidqDigital = Literal["square", "silent", "events"]
 
 RUN_NAME = "sample"
 N_NEURAL = 384
@@ -37,6 +45,16 @@ LF_GAIN = 250
 SYNC_BIT = 64  # SpikeGLX puts the imec sync pulse on bit 6 of the sync word
 FILE_CREATE_TIME = datetime(2024, 3, 14, 9, 26, 53)  # fixed, so the same arguments give identical files
 _CHANNEL_GROUP = 64  # filter this many channels at a time to keep float64 temporaries small
+TRIGGER_GAP_SECONDS = 0.5  # acquisition time between the end of one trigger's file and the start of the next
+GATE_GAP_SECONDS = 1.0  # extra time, on top of a trigger gap, between one gate's last file and the next gate
+# nidq_digital="events": (bit, start ms, stop ms) of each TTL pulse, repeated every second of the clock.
+EVENT_PULSES: tuple[tuple[int, int, int], ...] = (
+    (1, 25, 35),
+    (1, 75, 85),
+    (1, 125, 135),
+    (2, 50, 70),
+    (2, 150, 170),
+)
 
 _RATES: dict[str, int] = {"ap": AP_RATE, "lf": LF_RATE, "nidq": NIDQ_RATE}
 _N_SAVED: dict[str, int] = {"ap": N_NEURAL + 1, "lf": N_NEURAL + 1, "nidq": NIDQ_ANALOG + 1}
@@ -55,6 +73,17 @@ def sampling_rate(stream: Stream) -> int:
 def n_frames(stream: Stream, seconds: float) -> int:
     """Samples per channel that :func:`make_spikeglx_sample` writes for ``seconds`` of ``stream``."""
     return round(seconds * _RATES[stream])
+
+
+def first_sample(
+    stream: Stream, seconds: float, *, gate: int = 0, trigger: int = 0, triggers: int = 1
+) -> int:
+    """The ``firstSample`` (index on the stream's acquisition clock) of file ``_g<gate>_t<trigger>`` when
+    every file lasts ``seconds`` and each gate holds ``triggers`` files: 0 for the first file, then
+    increasing by the file length plus :data:`TRIGGER_GAP_SECONDS`, plus :data:`GATE_GAP_SECONDS` per gate."""
+    index = gate * triggers + trigger
+    start = index * (seconds + TRIGGER_GAP_SECONDS) + gate * GATE_GAP_SECONDS
+    return round(start * _RATES[stream])
 
 
 def _rng(seed: int, stream: Stream, *extra: int) -> np.random.Generator:
@@ -142,29 +171,62 @@ def _square_wave(rate: int) -> np.ndarray:
     return wave
 
 
-def _block_offset(stream: Stream, seed: int, block: int) -> int:
-    return int(_rng(seed, stream, block).integers(0, _RATES[stream]))
+def _block_offset(stream: Stream, seed: int, block: int, probe: int = 0) -> int:
+    # Probe 0 keeps the original draws; further probes reuse the pattern with their own offsets (cheap).
+    rng = _rng(seed, stream, block) if probe == 0 else _rng(seed, stream, block, probe)
+    return int(rng.integers(0, _RATES[stream]))
 
 
-def _block(stream: Stream, seed: int, block: int) -> np.ndarray:
+@lru_cache(maxsize=2)
+def _digital_word(mode: NidqDigital) -> np.ndarray:
+    """One second of the NIDQ digital word (XD0..XD7 as bits 0..7) for ``"silent"`` or ``"events"``
+    (read-only, cached); ``"square"`` is the word already in the NIDQ pattern."""
+    word = np.zeros(NIDQ_RATE, dtype=np.int16)
+    if mode == "events":
+        per_ms = NIDQ_RATE // 1000
+        for bit, start_ms, stop_ms in EVENT_PULSES:
+            word[start_ms * per_ms : stop_ms * per_ms] |= 1 << bit
+    word.setflags(write=False)
+    return word
+
+
+def _block(
+    stream: Stream, seed: int, block: int, probe: int = 0, nidq_digital: NidqDigital = "square"
+) -> np.ndarray:
     """Second number ``block`` of the recording: the pattern rotated in time, sync word kept in phase."""
     pattern = _pattern(stream, seed)
-    offset = _block_offset(stream, seed, block)
+    offset = _block_offset(stream, seed, block, probe)
     out = np.empty_like(pattern)
     length = pattern.shape[0]
     out[: length - offset, :-1] = pattern[offset:, :-1]
     out[length - offset :, :-1] = pattern[:offset, :-1]
-    out[:, -1] = pattern[:, -1]
+    if stream == "nidq" and nidq_digital != "square":
+        out[:, -1] = _digital_word(nidq_digital)
+    else:
+        out[:, -1] = pattern[:, -1]
     return out
 
 
-def sample_traces(stream: Stream, start: int, stop: int, *, seed: int = 0) -> np.ndarray:
+def sample_traces(
+    stream: Stream,
+    start: int,
+    stop: int,
+    *,
+    seed: int = 0,
+    probe: int = 0,
+    nidq_digital: NidqDigital = "square",
+) -> np.ndarray:
     """The exact int16 samples (all saved channels) :func:`make_spikeglx_sample` writes for frames
-    ``start:stop`` of ``stream``: lets tests check a reader against the generator without reading twice."""
+    ``start:stop`` of ``stream``: lets tests check a reader against the generator without reading twice.
+
+    Frames count on the acquisition clock, so the file ``_g<G>_t<T>`` holds the frames from its
+    :func:`first_sample` on; ``probe`` selects ``imec<probe>`` (ignored for ``nidq``)."""
     rate = _RATES[stream]
+    if stream == "nidq":
+        probe = 0
     parts = []
     for block in range(start // rate, (stop - 1) // rate + 1):
-        data = _block(stream, seed, block)
+        data = _block(stream, seed, block, probe, nidq_digital)
         lo = max(start - block * rate, 0)
         hi = min(stop - block * rate, rate)
         parts.append(data[lo:hi])
@@ -173,14 +235,26 @@ def sample_traces(stream: Stream, start: int, stop: int, *, seed: int = 0) -> np
     return np.concatenate(parts)
 
 
-def _write_bin(path: Path, stream: Stream, frames: int, seed: int) -> str:
-    """Write ``frames`` samples one second at a time; return the SHA1 SpikeGLX records in the .meta."""
+def _write_bin(
+    path: Path,
+    stream: Stream,
+    frames: int,
+    seed: int,
+    *,
+    start: int = 0,
+    probe: int = 0,
+    nidq_digital: NidqDigital = "square",
+) -> str:
+    """Write frames ``start:start + frames`` one second-block at a time; return the SHA1 SpikeGLX records
+    in the .meta."""
     rate = _RATES[stream]
+    stop = start + frames
     sha1 = hashlib.sha1()
     with path.open("wb") as handle:
-        for block in range((frames + rate - 1) // rate):
-            data = _block(stream, seed, block)[: frames - block * rate]
-            view = data.data  # contiguous rows: no copy
+        for block in range(start // rate, (stop - 1) // rate + 1):
+            data = _block(stream, seed, block, probe, nidq_digital)
+            data = data[max(start - block * rate, 0) : min(stop - block * rate, rate)]
+            view = np.ascontiguousarray(data).data  # contiguous rows: no copy
             sha1.update(view)
             handle.write(view)
     return sha1.hexdigest().upper()
@@ -191,7 +265,37 @@ def _chan_map(prefix: str, first_index: int, sync_index: int, header: str) -> st
     return f"({header}){entries}(SY0;{sync_index}:{sync_index})"
 
 
-def _imec_meta(stream: Literal["ap", "lf"], bin_path: Path, frames: int, sha1: str) -> dict[str, str]:
+def _run_keys(
+    stream: Stream, seconds: float, *, gate: int, trigger: int, triggers: int, probes: int, nidq: bool
+) -> dict[str, str]:
+    """The .meta keys that say where this file sits in the run, over the single-file defaults of
+    :func:`_imec_meta` / :func:`_nidq_meta`; empty for the default run, so its files stay byte-identical."""
+    keys: dict[str, str] = {}
+    first = first_sample(stream, seconds, gate=gate, trigger=trigger, triggers=triggers)
+    if first:
+        keys["firstSample"] = str(first)
+        created = FILE_CREATE_TIME + timedelta(seconds=first / _RATES[stream])
+        keys["fileCreateTime"] = created.isoformat(timespec="seconds")
+    if probes != 1:
+        keys["typeImEnabled"] = str(probes)
+    if nidq:
+        keys["typeNiEnabled"] = "1"
+    if triggers > 1:  # SpikeGLX's timed trigger: TL0 latency, then NH files of H seconds, TL seconds apart
+        keys.update(
+            trigMode="Timed",
+            trgTmH=f"{seconds:g}",
+            trgTmIsHInf="false",
+            trgTmIsNInf="false",
+            trgTmNH=str(triggers),
+            trgTmTL=f"{TRIGGER_GAP_SECONDS:g}",
+            trgTmTL0="0",
+        )
+    return keys
+
+
+def _imec_meta(
+    stream: Literal["ap", "lf"], bin_path: Path, frames: int, sha1: str, probe: int = 0
+) -> dict[str, str]:
     n_saved = _N_SAVED[stream]
     rate = _RATES[stream]
     imro = "".join(f"({c} 0 0 {AP_GAIN} {LF_GAIN} 1)" for c in range(N_NEURAL))
@@ -228,9 +332,9 @@ def _imec_meta(stream: Literal["ap", "lf"], bin_path: Path, frames: int, sha1: s
         "imDatHs_sn": "1116",
         "imDatPrb_dock": "1",
         "imDatPrb_pn": PROBE_PART_NUMBER,
-        "imDatPrb_port": "1",
+        "imDatPrb_port": str(1 + probe),  # probe P on port P + 1 of the base station in slot 2
         "imDatPrb_slot": "2",
-        "imDatPrb_sn": "18194809281",
+        "imDatPrb_sn": str(18194809281 + probe),
         "imDatPrb_type": "0",
         "imLEDEnable": "false",
         "imMaxInt": "512",
@@ -313,32 +417,85 @@ def _write_meta(path: Path, meta: dict[str, str]) -> None:
 
 
 def make_spikeglx_sample(
-    outdir: Path, seconds: float, *, seed: int = 0, lf: bool = True, nidq: bool = False
+    outdir: Path,
+    seconds: float,
+    *,
+    seed: int = 0,
+    lf: bool = True,
+    nidq: bool = False,
+    gates: int = 1,
+    triggers: int = 1,
+    probes: int = 1,
+    folder_per_probe: bool | None = None,
+    nidq_digital: NidqDigital = "square",
 ) -> Path:
-    """Write ``<outdir>/sample_g0/`` holding a Neuropixels 1.0 run (imec0 AP, optionally LF and NIDQ) of
-    ``seconds`` length and return the folder. Same arguments give byte-identical files."""
+    """Write a Neuropixels 1.0 SpikeGLX run (imec AP, optionally LF and NIDQ) of ``seconds`` per file and
+    return the folder to read. Same arguments give byte-identical files.
+
+    By default this is ``<outdir>/sample_g0/`` with one ``sample_g0_t0.*`` file pair per stream (returned).
+
+    - ``triggers`` > 1 writes ``sample_g0_t0``, ``sample_g0_t1``, … in each gate folder (SpikeGLX's timed
+      trigger).
+    - ``gates`` > 1 writes ``<outdir>/sample_g0/``, ``<outdir>/sample_g1/``, … side by side and returns
+      ``outdir`` (the SpikeGLX data directory).
+    - ``probes`` > 1 writes ``imec0``, ``imec1``, … each in its own ``sample_g<N>_imec<P>/`` folder
+      (SpikeGLX's "folder per probe", the default whenever ``probes`` > 1; ``folder_per_probe`` chooses).
+      NIDQ files stay in the gate folder.
+    - ``nidq_digital`` sets the NIDQ digital word: ``"square"`` (XD0 carries the 1 Hz sync pulse),
+      ``"silent"`` (all lines low) or ``"events"`` (XD1 and XD2 pulse as in :data:`EVENT_PULSES`, every
+      second).
+
+    Each file holds the frames ``first_sample(...)`` to ``first_sample(...) + n_frames(...)`` of
+    :func:`sample_traces` for its stream and probe, and its .meta says so (``firstSample``, ``fileName``,
+    ``fileSizeBytes``, ``fileSHA1``, ``typeImEnabled``, ``typeNiEnabled``, trigger mode)."""
     if seconds <= 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
-    folder = Path(outdir) / f"{RUN_NAME}_g0"
-    folder.mkdir(parents=True, exist_ok=True)
+    for name, value in (("gates", gates), ("triggers", triggers), ("probes", probes)):
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    if folder_per_probe is None:
+        folder_per_probe = probes > 1
+    outdir = Path(outdir)
     streams: list[Stream] = ["ap"]
     if lf:
         streams.append("lf")
-    if nidq:
-        streams.append("nidq")
-    for stream in streams:
-        suffix = "nidq" if stream == "nidq" else f"imec0.{stream}"
-        stem = folder / f"{RUN_NAME}_g0_t0.{suffix}"
-        bin_path = stem.with_name(stem.name + ".bin")
-        frames = n_frames(stream, seconds)
-        sha1 = _write_bin(bin_path, stream, frames, seed)
-        meta = (
-            _nidq_meta(bin_path, frames, sha1)
-            if stream == "nidq"
-            else _imec_meta(stream, bin_path, frames, sha1)
-        )
-        _write_meta(stem.with_name(stem.name + ".meta"), meta)
-    return folder
+    for gate in range(gates):
+        gate_folder = outdir / f"{RUN_NAME}_g{gate}"
+        gate_folder.mkdir(parents=True, exist_ok=True)
+        for trigger in range(triggers):
+            prefix = f"{RUN_NAME}_g{gate}_t{trigger}"
+            files: list[tuple[Stream, int, Path]] = []
+            for probe in range(probes):
+                folder = gate_folder / f"{RUN_NAME}_g{gate}_imec{probe}" if folder_per_probe else gate_folder
+                folder.mkdir(exist_ok=True)
+                files += [(stream, probe, folder / f"{prefix}.imec{probe}.{stream}") for stream in streams]
+            if nidq:
+                files.append(("nidq", 0, gate_folder / f"{prefix}.nidq"))
+            for stream, probe, stem in files:
+                bin_path = stem.with_name(stem.name + ".bin")
+                frames = n_frames(stream, seconds)
+                start = first_sample(stream, seconds, gate=gate, trigger=trigger, triggers=triggers)
+                sha1 = _write_bin(
+                    bin_path, stream, frames, seed, start=start, probe=probe, nidq_digital=nidq_digital
+                )
+                meta = (
+                    _nidq_meta(bin_path, frames, sha1)
+                    if stream == "nidq"
+                    else _imec_meta(stream, bin_path, frames, sha1, probe)
+                )
+                meta.update(
+                    _run_keys(
+                        stream,
+                        seconds,
+                        gate=gate,
+                        trigger=trigger,
+                        triggers=triggers,
+                        probes=probes,
+                        nidq=nidq,
+                    )
+                )
+                _write_meta(stem.with_name(stem.name + ".meta"), meta)
+    return outdir if gates > 1 else outdir / f"{RUN_NAME}_g0"
 
 
 def sample_metadata() -> dict[str, Any]:

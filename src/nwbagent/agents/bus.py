@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from nwbagent.agents.messages import BusError, BusErrorPayload, ErrorCode, Message
-from nwbagent.errors import UserFacingError
+from nwbagent.errors import UserFacingError, internal_error
 
 log = logging.getLogger("nwbagent.bus")
 
@@ -158,10 +158,13 @@ class Bus:
                 outcome.model_dump() if isinstance(outcome, BaseModel) else outcome
             )
         except UserFacingError as exc:
-            return self._error(message, "user_error", exc.problem, hint=exc.fix, path=exc.path)
+            return self._error(
+                message, "user_error", exc.problem, hint=exc.fix, path=exc.path, details=exc.details
+            )
         except Exception as exc:
             log.exception("handler %s.%s failed", message.target, message.action)
-            return self._error(message, "handler_failed", f"{type(exc).__name__}: {exc}")
+            bug = internal_error(exc)
+            return self._error(message, "handler_failed", bug.problem, hint=bug.fix, details=bug.details)
         return Message(
             session_id=message.session_id,
             sender=message.target,
@@ -173,9 +176,15 @@ class Bus:
 
     @staticmethod
     def _error(
-        message: Message, code: ErrorCode, text: str, *, hint: str | None = None, path: str | None = None
+        message: Message,
+        code: ErrorCode,
+        text: str,
+        *,
+        hint: str | None = None,
+        path: str | None = None,
+        details: str | None = None,
     ) -> Message:
-        payload = BusErrorPayload(code=code, message=text, hint=hint, path=path)
+        payload = BusErrorPayload(code=code, message=text, hint=hint, path=path, details=details)
         return Message(
             session_id=message.session_id,
             sender="bus" if code in ("unknown_target", "unknown_action") else message.target,

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from nwbagent.agents.state import Question, TraceEntry
 from nwbagent.convert import ConversionOutput
-from nwbagent.formats.model import DetectionResult, Unit
+from nwbagent.formats.model import DetectionResult, LeftOut, Unit
 from nwbagent.inspect import InspectionResult
 from nwbagent.inspect.model import Finding
 from nwbagent.llm.base import Usage
@@ -34,7 +34,6 @@ class DetectRequest(BaseModel):
 
 class DetectReply(BaseModel):
     detection: DetectionResult
-    warnings: list[str] = Field(default_factory=list, description="Preflight warnings about the raw files")
 
 
 class ReadMetadataRequest(BaseModel):
@@ -44,6 +43,11 @@ class ReadMetadataRequest(BaseModel):
 
 class ReadMetadataReply(BaseModel):
     layers: dict[str, SessionMetadata]
+    opened: list[Unit] = Field(default_factory=list, description="The units whose reader opened")
+    left_out: list[LeftOut] = Field(
+        default_factory=list, description="Units whose reader could not open them, with why and the fix"
+    )
+    notes: list[str] = Field(default_factory=list, description="Corrections and checks to tell the user")
 
 
 class ConvertRequest(BaseModel):

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from nwbagent.agents import contracts as api
+from nwbagent.agents import units as streams
 from nwbagent.agents.bus import Action, Bus
 from nwbagent.agents.messages import BusError, Message
 from nwbagent.agents.state import AutoFix, ChatTurn, NwbSummary, Question, SessionState, State
@@ -29,7 +30,8 @@ from nwbagent.llm.base import Provider, Usage
 from nwbagent.metadata import from_user
 from nwbagent.metadata.merge import merge
 from nwbagent.metadata.schema import SessionMetadata
-from nwbagent.nlmeta import answer_question, extract_metadata, is_question, to_layer
+from nwbagent.nlmeta import answer_question, is_question
+from nwbagent.nlmeta.dialogue import apply_reading, question, read_turn, reply_lines
 from nwbagent.settings import get_settings
 
 NAME = api.CONVERSATION
@@ -55,6 +57,7 @@ _COMMAND_WORDS: dict[str, Command] = {
     "stop": "abandon",
 }
 _CHOOSE = re.compile(r"^(?:use|choose|pick)\s+(\S+)$", re.IGNORECASE)
+_NONE = re.compile(r"^(?:none|none of (?:these|them|those)|neither|no(?:ne)? fits?|not these)[.!]?$", re.I)
 
 
 def command_in(text: str) -> Command | None:
@@ -79,6 +82,18 @@ class CommandRequest(BaseModel):
 
 class SetMetadataRequest(BaseModel):
     fields: dict[str, Any]
+
+
+class SetValuesRequest(BaseModel):
+    """Values a stream's reader needs that the files lack: ``{unit handle: {argument: value}}``."""
+
+    values: dict[str, dict[str, Any]]
+
+
+class SelectPartsRequest(BaseModel):
+    """Acquisitions or segments to convert ("experiment2", "g0 t1"); an empty list means all of them."""
+
+    parts: list[str] = Field(default_factory=list, max_length=200)
 
 
 class Turn(BaseModel):
@@ -134,6 +149,8 @@ class ConversationAgent:
                 Action("user_message", UserMessageRequest, Turn, self.user_message),
                 Action("command", CommandRequest, Turn, self.command),
                 Action("set_metadata", SetMetadataRequest, Turn, self.set_metadata),
+                Action("set_values", SetValuesRequest, Turn, self.set_values),
+                Action("select_parts", SelectPartsRequest, Turn, self.select_parts),
             ],
         )
 
@@ -155,10 +172,18 @@ class ConversationAgent:
             text = request.text.strip()
             command = command_in(text)
             choose = _CHOOSE.match(text)
+            values = streams.values_in_text(text, session.open_questions())
+            parts = streams.parts_in_text(text, session.confident_units())
             if command is not None:
                 await self._command(session, say, command, None)
             elif choose and session.state is State.needs_format_choice:
                 await self._command(session, say, "choose", choose.group(1))
+            elif _NONE.match(text) and session.state is State.needs_format_choice:
+                await self._command(session, say, "choose", "none")
+            elif values:
+                await self._set_values(session, say, values)
+            elif parts is not None and session.state not in _BUSY_OR_DONE:
+                await self._select_parts(session, say, parts)
             elif is_question(text):
                 self._answer(session, say, text)
             else:
@@ -187,6 +212,18 @@ class ConversationAgent:
 
         return await self._turn(message, f"[form] {sorted(request.fields)}", run)
 
+    async def set_values(self, message: Message, request: SetValuesRequest) -> Turn:
+        async def run(session: SessionState, say: _Reply) -> None:
+            await self._set_values(session, say, request.values)
+
+        return await self._turn(message, f"[values] {sorted(request.values)}", run)
+
+    async def select_parts(self, message: Message, request: SelectPartsRequest) -> Turn:
+        async def run(session: SessionState, say: _Reply) -> None:
+            await self._select_parts(session, say, request.parts)
+
+        return await self._turn(message, f"[parts] {', '.join(request.parts) or 'all'}", run)
+
     # ---- workflow steps ---------------------------------------------------------------------------
 
     async def _receive_files(self, session: SessionState, say: _Reply, source: str) -> None:
@@ -196,27 +233,28 @@ class ConversationAgent:
                 session, api.CONVERSION, "detect", api.DetectRequest(source=source), api.DetectReply
             )
         except BusError as exc:
-            say(_error_text(exc))
+            say(_error_text(exc) + " " + _NEXT_FILES)
             return
         session.detection = found.detection
-        for warning in found.warnings:
-            say(f"Note: {warning}")
+        session.parts = []
         detection = found.detection
+        for warning in detection.warnings:
+            say(f"Note: {warning}")
+        for item in detection.left_out:
+            say(streams.left_out_text(item))
         if not detection.units:
-            reasons = "; ".join(f"{Path(u.path).name}: {u.reason}" for u in detection.unsupported)
-            say(
-                "I found no recording NeuroConv can convert here."
-                + (f" Recognised but unsupported: {reasons}." if reasons else "")
-                + " Please give the folder that holds the raw recording."
-            )
+            say(_nothing_found(detection) + " " + _NEXT_FILES)
             return
         confident = session.confident_units()
-        say("I found: " + "; ".join(_describe(u) for u in detection.units) + ".")
+        say("I found: " + "; ".join(streams.describe(u) for u in detection.units) + ".")
         if confident:
             session.selected_units = confident
             skipped = [u for u in detection.units if u.confidence < 0.5]
             for unit in skipped:
                 say(f"I left out {unit.label} because I am not sure what it is ({unit.disambiguation}).")
+            offer = streams.parts_offer(confident)
+            if offer:
+                say(offer)
             await self._move(session, State.detected, NAME, "confident units", [u.label for u in confident])
             await self._collect(session, say)
         else:
@@ -225,27 +263,41 @@ class ConversationAgent:
             say(self._choice_question(session))
 
     def _choice_question(self, session: SessionState) -> str:
-        options = _options(session)
+        options = streams.reading_options(session)
         units = session.detection.units if session.detection else []
         why = next((u.disambiguation for u in units if u.disambiguation), None)
-        listing = "; ".join(f"{i}. {u.interface}" for i, u in enumerate(options, start=1))
+        listing = " ".join(
+            f"{i}. {streams.describe(u)}: {streams.reason(u)}." for i, u in enumerate(options, start=1)
+        )
         lead = why or "These files can be read in more than one way."
-        return f"{lead} Choose one: {listing} (say e.g. 'use 1')."
+        return (
+            f"{lead} Choose one: {listing} Say e.g. 'use 1', or 'none of these' if none of them produced "
+            "your files."
+        )
 
     async def _collect(self, session: SessionState, say: _Reply) -> None:
-        await self._move(session, State.collecting_metadata, NAME, "gather metadata for the selected units")
+        if session.state is not State.collecting_metadata:
+            await self._move(
+                session, State.collecting_metadata, NAME, "gather metadata for the selected units"
+            )
+        if not session.ready_units():
+            await self._check_then_preview(session, say)
+            return
         source = session.source_paths[0]
         try:
             read = await self._call(
                 session,
                 api.CONVERSION,
                 "read_metadata",
-                api.ReadMetadataRequest(source=source, units=session.selected_units),
+                api.ReadMetadataRequest(source=source, units=session.ready_units()),
                 api.ReadMetadataReply,
             )
         except BusError as exc:
-            say(_error_text(exc))
+            say(_error_text(exc) + " Say 'retry' to read the files again, or give other files.")
             return
+        self._take_left_out(session, say, read.left_out)
+        for note in read.notes:
+            say(f"Note: {note}")
         session.metadata_layers.update(read.layers)
         start = read.layers.get("file", SessionMetadata()).get("session_start_time")
         if start is not None and "assumed" in start.evidence:
@@ -256,6 +308,29 @@ class ConversationAgent:
             say(f"The start time in the files ({start.value}) has no time zone: {assumption}.")
         await self._check_then_preview(session, say)
 
+    def _take_left_out(self, session: SessionState, say: _Reply, items: list[Any]) -> None:
+        """Units whose reader could not open them: a missing value becomes a question, the rest are said."""
+        waiting = {(i.unit.interface, str(i.unit.kwargs)): i.unit for i in items if i.unit and i.unit.needs}
+        dropped = {(i.unit.interface, str(i.unit.kwargs)) for i in items if i.unit and not i.unit.needs}
+        kept: list[Unit] = []
+        for unit in session.selected_units:
+            key = (unit.interface, str(unit.kwargs))
+            if key in dropped:
+                continue
+            kept.append(waiting.get(key, unit))
+        session.selected_units = kept
+        said = {turn.text for turn in session.chat}
+        for item in items:
+            if item.unit is not None and item.unit.needs:
+                continue
+            if session.detection is not None and item.label not in {
+                x.label for x in session.detection.left_out
+            }:
+                session.detection.left_out.append(item)
+            text = streams.left_out_text(item)
+            if text not in said:
+                say(text)
+
     async def _check_then_preview(self, session: SessionState, say: _Reply) -> None:
         """Ask what only the user can answer; once nothing critical is open, make the stub preview."""
         checked = await self._call(
@@ -265,7 +340,13 @@ class ConversationAgent:
             api.CheckMetadataRequest(metadata=session.merged_metadata()),
             api.CheckMetadataReply,
         )
-        session.questions = checked.questions
+        session.questions = checked.questions + streams.value_questions(session)
+        if not session.selected_units:
+            say(
+                "Nothing is left to convert: every stream was left out (see above). Give other files, or "
+                "say 'abandon' to start over."
+            )
+            return
         critical = session.open_questions("CRITICAL")
         if critical:
             say("Before I convert, I need: " + " ".join(f"• {q.text}" for q in critical))
@@ -276,74 +357,97 @@ class ConversationAgent:
         await self._move(session, State.previewing, NAME, "stub conversion and inspection")
         try:
             outputs = await self._convert(session, stub=True)
-            nwb = outputs[0].nwb
-            inspected = await self._call(
-                session,
-                api.EVALUATION,
-                "inspect",
-                api.InspectRequest(nwb_path=nwb, stub=True),
-                api.InspectReply,
-            )
+            inspections = [await self._inspect(session, out.nwb, stub=True) for out in outputs]
         except BusError as exc:
-            say(_error_text(exc))
+            say(_error_text(exc) + " Change what the message says and say 'preview', or give other files.")
             await self._move(
                 session, State.collecting_metadata, NAME, "the preview could not be made", exc.payload.message
             )
             return
-        result = inspected.inspection
-        session.preview = NwbSummary(nwb_path=nwb, verdict=result.verdict, findings=result.counts)
-        session.questions = _merge_questions(session.questions, inspected.questions)
-        blocking = session.open_questions("CRITICAL") or result.verdict == "FAILED"
+        self._say_left_out(session, say, outputs)
+        verdict = _worst([i.inspection.verdict for i in inspections])
+        counts = _sum_counts([i.inspection.counts for i in inspections])
+        session.preview = NwbSummary(nwb_path=outputs[0].nwb, verdict=verdict, findings=counts)
+        asked = session.questions
+        for inspected in inspections:
+            asked = _merge_questions(asked, inspected.questions)
+        session.questions = asked
+        blocking = session.open_questions("CRITICAL") or verdict == "FAILED"
         if blocking:
-            await self._move(
-                session, State.collecting_metadata, NAME, "the preview needs answers", result.counts
-            )
-            say(f"The preview found problems ({_counts(result.counts)}). " + _ask(session))
+            await self._move(session, State.collecting_metadata, NAME, "the preview needs answers", counts)
+            say(f"The preview found problems ({_counts(counts)}). " + _ask(session))
             return
-        await self._move(session, State.ready, NAME, "preview passed", result.counts)
+        await self._move(session, State.ready, NAME, "preview passed", counts)
         extra = f" Optional improvements: {_ask(session)}" if session.open_questions() else ""
-        verdict = f"Preview: {result.verdict} ({_counts(result.counts)})."
-        say(f"{verdict}{extra} Say 'convert' for the full conversion.")
+        files = f" ({len(outputs)} files, one per acquisition)" if len(outputs) > 1 else ""
+        verdict_text = f"Preview{files}: {verdict} ({_counts(counts)})."
+        say(f"{verdict_text}{extra} Say 'convert' for the full conversion.")
+
+    async def _inspect(self, session: SessionState, nwb: str, *, stub: bool) -> api.InspectReply:
+        reply: api.InspectReply = await self._call(
+            session, api.EVALUATION, "inspect", api.InspectRequest(nwb_path=nwb, stub=stub), api.InspectReply
+        )
+        return reply
+
+    def _say_left_out(self, session: SessionState, say: _Reply, outputs: list[Any]) -> None:
+        said = {turn.text for turn in session.chat}
+        for out in outputs:
+            for warning in out.warnings:
+                if f"Note: {warning}" not in said:
+                    said.add(f"Note: {warning}")
+                    say(f"Note: {warning}")
+            for item in out.left_out:
+                text = streams.left_out_text(item)
+                if text not in said:
+                    said.add(text)
+                    say(text)
 
     async def _full_conversion(self, session: SessionState, say: _Reply) -> None:
         changed = _changes_since_last(session)
         await self._move(session, State.converting, "user", "full conversion", {"changed": changed})
+        session.more_outputs = []
         if changed:
             say("Changed since the last conversion: " + "; ".join(changed) + ".")
         try:
             outputs = await self._convert(session, stub=False)
         except BusError as exc:
             await self._move(session, State.failed, NAME, "the conversion crashed", exc.payload.message)
-            say(_error_text(exc) + " Say 'improve' to try again or 'abandon'.")
+            say(_error_text(exc) + " Say 'retry' to run it again, 'improve' to change it, or 'abandon'.")
             return
-        out = outputs[0]
-        session.output = NwbSummary(nwb_path=out.nwb, values=_values(session))
-        said = {turn.text for turn in session.chat}
-        for warning in out.warnings:
-            if f"Note: {warning}" not in said:
-                say(f"Note: {warning}")
-        await self._move(session, State.inspecting, NAME, "inspect the written file", out.nwb)
-        inspected = await self._call(
-            session,
-            api.EVALUATION,
-            "inspect",
-            api.InspectRequest(nwb_path=out.nwb, stub=False),
-            api.InspectReply,
-        )
-        result = inspected.inspection
-        session.output.verdict = result.verdict
-        session.output.findings = result.counts
-        session.questions = inspected.questions
-        target = {"PASSED": State.passed, "PASSED_WITH_ISSUES": State.passed_with_issues}.get(
-            result.verdict, State.failed
-        )
+        summaries = [
+            NwbSummary(
+                nwb_path=o.nwb, values=_values(session), acquisition=o.acquisition, left_out=o.left_out
+            )
+            for o in outputs
+        ]
+        session.output, session.more_outputs = summaries[0], summaries[1:]
+        self._say_left_out(session, say, outputs)
         await self._move(
-            session, target, api.EVALUATION, f"inspector verdict {result.verdict}", result.counts
+            session, State.inspecting, NAME, "inspect the written file", [o.nwb for o in outputs]
         )
-        size = Path(out.nwb).stat().st_size / 1e6
-        say(f"Wrote {out.nwb} ({size:.1f} MB): {result.verdict} ({_counts(result.counts)}).")
-        await self._write_report(session, say, result)
-        for finding in inspected.data_findings[:5]:
+        data_findings = []
+        questions: list[Question] = []
+        for summary in summaries:
+            inspected = await self._inspect(session, summary.nwb_path, stub=False)
+            summary.verdict = inspected.inspection.verdict
+            summary.findings = inspected.inspection.counts
+            questions = _merge_questions(questions, inspected.questions)
+            data_findings += inspected.data_findings
+            size = Path(summary.nwb_path).stat().st_size / 1e6
+            which = f" ({summary.acquisition})" if summary.acquisition and len(summaries) > 1 else ""
+            say(
+                f"Wrote {Path(summary.nwb_path).name}{which} ({size:.1f} MB): {summary.verdict} "
+                f"({_counts(summary.findings)})."
+            )
+            await self._write_report(session, say, inspected.inspection, summary)
+        session.questions = questions
+        verdict = _worst([s.verdict for s in summaries])
+        counts = _sum_counts([s.findings for s in summaries])
+        target = {"PASSED": State.passed, "PASSED_WITH_ISSUES": State.passed_with_issues}.get(
+            verdict, State.failed
+        )
+        await self._move(session, target, api.EVALUATION, f"inspector verdict {verdict}", counts)
+        for finding in data_findings[:5]:
             say(f"• {finding.importance}: {finding.message} Fix: {finding.fix}")
         if target is State.failed:
             say(
@@ -354,18 +458,22 @@ class ConversationAgent:
         else:
             say("Say 'accept' to keep it, 'improve' to fix the remaining issues, or 'abandon'.")
 
-    async def _write_report(self, session: SessionState, say: _Reply, inspection: Any) -> None:
+    async def _write_report(
+        self, session: SessionState, say: _Reply, inspection: Any, summary: NwbSummary | None = None
+    ) -> None:
         """Reports (HTML, PDF, JSON, text) with this session's trace and LLM usage, next to the file.
 
         A report that cannot be made is said, never fatal: the NWB file is the product.
         """
-        if session.output is None:
+        summary = summary or session.output
+        if summary is None:
             return
         request = api.ReportRequest(
-            nwb_path=session.output.nwb_path,
+            nwb_path=summary.nwb_path,
             inspection=inspection,
             source=session.source_paths[0] if session.source_paths else None,
-            units=session.selected_units,
+            units=[u for u in session.ready_units() if u.acquisition == summary.acquisition]
+            or session.ready_units(),
             trace=session.trace,
             usage=session.usage,
             provider=self.provider.name,
@@ -376,7 +484,7 @@ class ConversationAgent:
         except BusError as exc:
             say(f"The report could not be written: {_error_text(exc)}")
             return
-        say("Reports: " + ", ".join(sorted(reply.files)) + f" next to {Path(session.output.nwb_path).name}.")
+        say("Reports: " + ", ".join(sorted(reply.files)) + f" next to {Path(summary.nwb_path).name}.")
 
     async def _command(
         self, session: SessionState, say: _Reply, command: Command, argument: str | None
@@ -405,7 +513,9 @@ class ConversationAgent:
         elif command == "accept":
             if self.workflow.explain(session, State.accepted) is None:
                 await self._move(session, State.accepted, "user", "the user accepted the file")
-                say(f"Accepted. Your DANDI-ready file: {session.output.nwb_path if session.output else ''}")
+                names = ", ".join(Path(o.nwb_path).name for o in session.outputs())
+                plural = "s" if len(session.outputs()) > 1 else ""
+                say(f"Accepted. Your DANDI-ready file{plural}: {names} (see Downloads).")
             else:
                 say(self._not_now(session, State.accepted))
         elif command == "improve":
@@ -414,7 +524,20 @@ class ConversationAgent:
             await self._retry(session, say)
 
     async def _choose(self, session: SessionState, say: _Reply, argument: str | None) -> None:
-        options = _options(session)
+        if (
+            argument
+            and argument.strip().lower() in ("none", "0")
+            and session.state is State.needs_format_choice
+        ):
+            session.format_choice_pending = False
+            session.selected_units = []
+            await self._move(session, State.files_received, "user", "none of the readers fits")
+            say(
+                "Understood: none of these readers fits. Check that the files are complete, as the "
+                "acquisition software saved them (with their companion files). " + _NEXT_FILES
+            )
+            return
+        options = streams.reading_options(session)
         chosen: Unit | None = None
         if argument and argument.isdigit() and 1 <= int(argument) <= len(options):
             chosen = options[int(argument) - 1]
@@ -471,29 +594,81 @@ class ConversationAgent:
         if session.state is State.collecting_metadata:
             await self._check_then_preview(session, say)
 
+    # ---- values the readers need, and parts of the folder -----------------------------------------
+
+    async def _set_values(
+        self, session: SessionState, say: _Reply, values: dict[str, dict[str, Any]]
+    ) -> None:
+        done, refused = streams.answer_values(session, values)
+        for text in refused:
+            say(f"I could not use that value: {text}.")
+        if not done and not refused:
+            say(
+                "No stream is waiting for that value."
+                + (f" {_ask(session)}" if session.open_questions() else "")
+            )
+            return
+        if done:
+            say("Saved: " + "; ".join(done) + ".")
+        await self._values_changed(session, say)
+
+    async def _select_parts(self, session: SessionState, say: _Reply, parts: list[str]) -> None:
+        if session.state in _BUSY_OR_DONE or session.detection is None:
+            say(self._not_now(session, State.collecting_metadata))
+            return
+        chosen = streams.apply_parts(session, parts)
+        if not chosen:
+            offered = ", ".join(streams.available_parts(session.confident_units())) or "none"
+            say(f"None of the streams has {', '.join(parts)}; the parts here are: {offered}.")
+            return
+        session.selected_units = chosen
+        picked = ", ".join(parts) if parts else "all parts"
+        say(f"Converting {picked}: " + "; ".join(streams.describe(u) for u in chosen) + ".")
+        await self._values_changed(session, say)
+
+    async def _values_changed(self, session: SessionState, say: _Reply) -> None:
+        """What the streams will be changed: read the files again and preview, from wherever we are."""
+        if session.state in (State.passed, State.passed_with_issues, State.failed):
+            await self._improve(session, say)
+            if session.state is not State.collecting_metadata:
+                return
+        elif session.state is State.ready:
+            await self._move(session, State.collecting_metadata, "user", "the user changed the streams")
+        elif session.state is State.detected:
+            pass
+        elif session.state is not State.collecting_metadata:
+            return
+        session.preview = None
+        await self._collect(session, say)
+
     # ---- metadata from the user's words, and answers to questions ---------------------------------
 
     async def _metadata_from_text(self, session: SessionState, say: _Reply, text: str) -> None:
-        extraction = await asyncio.to_thread(extract_metadata, text, self.provider)
-        self._account(session, say, extraction.usage, extraction.fallback_note)
-        if not extraction.fields:
+        before = session.merged_metadata()
+        reading = await asyncio.to_thread(
+            read_turn, text, before.values(), session.pending_confirmations, self.provider
+        )
+        self._account(session, say, reading.usage, reading.fallback_note)
+        session.pending_confirmations = reading.ask
+        if reading.empty:
             open_q = _ask(session)
             say("I found no metadata values in that." + (f" {open_q}" if open_q else ""))
             return
-        layer = to_layer(extraction.fields)
-        previous = session.metadata_layers.get("user-text")
-        session.metadata_layers["user-text"] = merge(previous, layer) if previous else layer
-        noted = []
-        for f in extraction.fields:
-            noted.append(f"{f.field} = {_show(f.value)} (from “{f.evidence}”)")
+        layers = session.metadata_layers
+        layers["user-text"] = apply_reading(layers.get("user-text"), reading)
+        for f in reading.save:
             if str(f.value) != f.evidence and not isinstance(f.value, list):
                 session.auto_fixes.append(
                     AutoFix(
                         field=f.field, before=f.evidence, after=f.value, reason="normalized from your words"
                     )
                 )
-        say("Noted: " + "; ".join(noted) + ".")
-        await self._after_new_metadata(session, say)
+        for line in reply_lines(reading, before, session.merged_metadata(), ask=False):
+            say(line)
+        if reading.save or reading.remove:
+            await self._after_new_metadata(session, say)
+        if (ask := question(reading.ask)) is not None:
+            say(ask)  # last, so the specific question is what the user answers
 
     def _answer(self, session: SessionState, say: _Reply, text: str) -> None:
         answer = answer_question(text, self.provider)
@@ -516,7 +691,7 @@ class ConversationAgent:
             "convert",
             api.ConvertRequest(
                 source=session.source_paths[0],
-                units=session.selected_units,
+                units=session.ready_units(),
                 layers=layers,
                 output_dir=str(self._output_dir(session) / ("preview" if stub else "nwb")),
                 stub=stub,
@@ -587,28 +762,37 @@ class ConversationAgent:
             )
 
 
-def _options(session: SessionState) -> list[Unit]:
-    """Every reading offered for a format choice: the uncertain units and their alternatives, numbered."""
-    options: list[Unit] = []
-    for unit in session.detection.units if session.detection else []:
-        options.append(unit)
-        options.extend(
-            Unit(
-                interface=a.interface,
-                kwargs=a.kwargs,
-                streams=unit.streams,
-                category=unit.category,
-                confidence=a.confidence,
-                evidence=[a.reason],
-            )
-            for a in unit.alternatives
-        )
-    return options
+#: States in which the streams of a session can no longer change.
+_BUSY_OR_DONE = frozenset(
+    {State.converting, State.inspecting, State.previewing, State.accepted, State.abandoned, State.created}
+)
+_NEXT_FILES = (
+    "You can give another folder or upload other files (the session starts again from them), or say "
+    "'abandon' to start over."
+)
 
 
-def _describe(unit: Unit) -> str:
-    sure = "" if unit.confidence >= 0.5 else " (uncertain)"
-    return f"{unit.label} [{unit.category}]{sure}"
+def _nothing_found(detection: Any) -> str:
+    reasons = "; ".join(f"{Path(u.path).name}: {u.reason}" for u in detection.unsupported)
+    if detection.left_out:
+        return "Nothing here can be converted as it is (see above)."
+    return "I found no recording NeuroConv can convert here." + (
+        f" Recognised but unsupported: {reasons}." if reasons else ""
+    )
+
+
+def _worst(verdicts: list[Any]) -> Any:
+    order = ("FAILED", "PASSED_WITH_ISSUES", "PASSED")
+    known = [v for v in verdicts if v in order]
+    return min(known, key=order.index) if known else None
+
+
+def _sum_counts(counts: list[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for one in counts:
+        for key, n in one.items():
+            total[key] = total.get(key, 0) + n
+    return total
 
 
 def _merge_questions(old: list[Question], new: list[Question]) -> list[Question]:

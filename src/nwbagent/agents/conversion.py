@@ -23,8 +23,8 @@ from nwbagent.agents.contracts import (
     ReadMetadataRequest,
 )
 from nwbagent.agents.messages import Message
-from nwbagent.convert import Progress, convert_units, file_metadata
-from nwbagent.convert.preflight import preflight
+from nwbagent.convert import OpenedSession, Progress, convert_units
+from nwbagent.convert.build import NothingOpened
 from nwbagent.formats import detect
 
 NAME = CONVERSION
@@ -79,12 +79,17 @@ class ConversionAgent:
         )
 
     def detect(self, message: Message, request: DetectRequest) -> DetectReply:
-        source = Path(request.source)
-        warnings = preflight(source)
-        return DetectReply(detection=detect(source), warnings=warnings)
+        return DetectReply(detection=detect(Path(request.source)))
 
     def read_metadata(self, message: Message, request: ReadMetadataRequest) -> ReadMetadataReply:
-        return ReadMetadataReply(layers=file_metadata(request.units, request.source))
+        """What the files say, from the units whose reader opens; the others come back left out."""
+        try:
+            opened = OpenedSession(request.units, Path(request.source).expanduser().resolve())
+        except NothingOpened as nothing:
+            return ReadMetadataReply(layers={}, left_out=nothing.left_out)
+        return ReadMetadataReply(
+            layers=opened.layers, opened=opened.units, left_out=opened.left_out, notes=opened.notes
+        )
 
     def convert(self, message: Message, request: ConvertRequest) -> ConvertReply:
         def progress(payload: dict[str, Any]) -> None:

@@ -42,6 +42,7 @@ class BusErrorPayload(BaseModel):
     message: str
     hint: str | None = None
     path: str | None = None
+    details: str | None = Field(default=None, description="The underlying message, for technical details")
 
 
 class BusError(Exception):

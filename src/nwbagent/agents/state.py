@@ -17,12 +17,13 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, Field
 
 from nwbagent.errors import UserFacingError
-from nwbagent.formats.model import DetectionResult, Unit
+from nwbagent.formats.model import DetectionResult, LeftOut, Unit
 from nwbagent.inspect.model import Verdict
 from nwbagent.llm.base import Usage
 from nwbagent.metadata.check import ImportanceName
 from nwbagent.metadata.merge import merge
 from nwbagent.metadata.schema import SessionMetadata
+from nwbagent.nlmeta.rules import ExtractedField
 
 #: Bumped whenever a stored document would no longer validate; add a migration to ``MIGRATIONS`` with it.
 SCHEMA_VERSION = 1
@@ -72,13 +73,21 @@ class TraceEntry(BaseModel):
 
 
 class Question(BaseModel):
-    """Something only the user can answer; CRITICAL ones block conversion until answered."""
+    """Something only the user can answer; CRITICAL ones block conversion until answered.
+
+    ``kind`` says what answers it: a metadata field (``field`` is the schema name), or a value one stream's
+    reader needs (``field`` is ``<unit>:<name>``, ``unit`` the stream's handle, ``name`` the reader's
+    argument) that the files lack, such as a sampling frequency.
+    """
 
     field: str
     text: str
     example: str | None = None
     importance: ImportanceName
     answered: bool = False
+    kind: Literal["metadata", "value"] = "metadata"
+    unit: str | None = None
+    name: str | None = None
 
 
 class AutoFix(BaseModel):
@@ -100,6 +109,10 @@ class NwbSummary(BaseModel):
     values: dict[str, Any] = Field(
         default_factory=dict,
         description="The metadata values the file was written with, so a retry can say what changed",
+    )
+    acquisition: str | None = Field(default=None, description="The acquisition it holds, when several")
+    left_out: list[LeftOut] = Field(
+        default_factory=list, description="Streams that are not in this file, each with why and the fix"
     )
 
 
@@ -134,11 +147,22 @@ class SessionState(BaseModel):
     auto_fixes: list[AutoFix] = Field(default_factory=list)
     preview: NwbSummary | None = Field(default=None, description="The stub conversion and its inspection")
     output: NwbSummary | None = Field(default=None, description="The full conversion and its inspection")
+    more_outputs: list[NwbSummary] = Field(
+        default_factory=list,
+        description="The other files of the same full conversion (one per acquisition), each inspected",
+    )
+    parts: list[str] = Field(
+        default_factory=list, description="Acquisitions/segments the user picked ('experiment2'); empty = all"
+    )
     improve_rounds: int = 0
     chat: list[ChatTurn] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     llm_notes: list[str] = Field(default_factory=list)
     output_dir: str | None = None
+    pending_confirmations: list[ExtractedField] = Field(
+        default_factory=list,
+        description="Values read from the chat that the agent asked the user to confirm (yes/no) next turn",
+    )
 
     def merged_metadata(self) -> SessionMetadata:
         """All layers combined by source precedence, losers kept as provenance."""
@@ -146,6 +170,22 @@ class SessionState(BaseModel):
 
     def confident_units(self) -> list[Unit]:
         return [u for u in self.detection.units if u.confidence >= CONFIDENT] if self.detection else []
+
+    def ready_units(self) -> list[Unit]:
+        """Selected units with every value they need: what a conversion converts now."""
+        return [u for u in self.selected_units if not u.needs]
+
+    def outputs(self) -> list[NwbSummary]:
+        """Every file of the last full conversion, the primary first."""
+        return ([self.output] if self.output is not None else []) + list(self.more_outputs)
+
+    def verdict(self) -> Verdict | None:
+        """The session's verdict: the worst of its files' (None while any file is not judged yet)."""
+        files = self.outputs()
+        if not files or any(f.verdict is None for f in files):
+            return None
+        order = ("FAILED", "PASSED_WITH_ISSUES", "PASSED")
+        return min((f.verdict for f in files if f.verdict is not None), key=order.index)
 
     def open_questions(self, importance: ImportanceName | None = None) -> list[Question]:
         return [

@@ -15,9 +15,9 @@ Transitions (``from -> to: why the edge exists``)::
     files_received      -> needs_format_choice  every unit is a guess, or an agent asked the user to choose
     needs_format_choice -> detected             the user chose a reader
     detected            -> files_received       the user added/replaced files after detection: re-detect
-    needs_format_choice -> files_received       same, while a choice was pending
+    needs_format_choice -> files_received       same, while a choice was pending, or "none of these"
     detected            -> collecting_metadata  units selected; gather metadata
-    collecting_metadata -> previewing           stub conversion + inspection
+    collecting_metadata -> previewing           stub conversion + inspection (some unit lacks no value)
     previewing          -> collecting_metadata  the preview raised questions or failed
     previewing          -> ready                preview not FAILED and no open CRITICAL question
     ready               -> collecting_metadata  the user edits metadata before converting
@@ -165,6 +165,17 @@ def _units_selected(session: SessionState) -> str | None:
     return None
 
 
+def _units_ready(session: SessionState) -> str | None:
+    """Something can be converted now: a selected unit that lacks no value."""
+    missing = _units_selected(session)
+    if missing:
+        return missing
+    if not session.ready_units():
+        needs = ", ".join(f"{u.label}: {u.needs[0].label}" for u in session.selected_units)
+        return f"every selected stream still needs a value the files lack ({needs}); give it first"
+    return None
+
+
 def _preview_problems(session: SessionState) -> str | None:
     if session.open_questions():
         return None
@@ -202,7 +213,7 @@ def _no_file(session: SessionState) -> str | None:
 
 def _verdict_is(verdict: str) -> Guard:
     def guard(session: SessionState) -> str | None:
-        got = session.output.verdict if session.output else None
+        got = session.verdict()
         if got != verdict:
             return f"the inspector's verdict is {got or 'not available yet'}, not {verdict}"
         return None
@@ -211,7 +222,7 @@ def _verdict_is(verdict: str) -> Guard:
 
 
 def _failed_or_interrupted(session: SessionState) -> str | None:
-    got = session.output.verdict if session.output else None
+    got = session.verdict()
     if got not in (None, "FAILED"):
         return f"the inspector's verdict is {got}, not FAILED"
     return None
@@ -219,16 +230,16 @@ def _failed_or_interrupted(session: SessionState) -> str | None:
 
 def _retryable(session: SessionState) -> str | None:
     """Retry repeats the same conversion, so it is only for failures that say nothing about the file."""
-    if session.output is not None and session.output.verdict is not None:
+    if session.verdict() is not None:
         return (
-            f"the file was converted and judged {session.output.verdict}; ask to improve it instead of "
+            f"the file was converted and judged {session.verdict()}; ask to improve it instead of "
             "retrying the same conversion"
         )
     return _preview_ok(session)
 
 
 def _acceptable(session: SessionState) -> str | None:
-    got = session.output.verdict if session.output else None
+    got = session.verdict()
     if got not in ("PASSED", "PASSED_WITH_ISSUES"):
         return f"only a file that passed inspection can be accepted (verdict: {got or 'none'})"
     return None
@@ -258,7 +269,7 @@ def build_edges(max_improve_rounds: int) -> list[Edge]:
         Edge(S.detected, S.files_received, _has_sources, "files added or replaced: re-detect"),
         Edge(S.needs_format_choice, S.files_received, _has_sources, "files added or replaced: re-detect"),
         Edge(S.detected, S.collecting_metadata, _units_selected, "gather metadata for the selected units"),
-        Edge(S.collecting_metadata, S.previewing, _units_selected, "stub conversion and inspection"),
+        Edge(S.collecting_metadata, S.previewing, _units_ready, "stub conversion and inspection"),
         Edge(S.previewing, S.collecting_metadata, _preview_problems, "the preview needs answers"),
         Edge(S.previewing, S.ready, _preview_ok, "the preview is good enough to convert"),
         Edge(S.ready, S.collecting_metadata, _always, "the user edits metadata before converting"),
@@ -276,7 +287,7 @@ def build_edges(max_improve_rounds: int) -> list[Edge]:
     edges.append(Edge(S.failed, S.improving, improve, "try to fix the failed file"))
     edges.append(Edge(S.failed, S.converting, _retryable, "retry a conversion that never produced a verdict"))
     edges.append(Edge(S.improving, S.collecting_metadata, _always, "improve by changing metadata"))
-    edges.append(Edge(S.improving, S.previewing, _units_selected, "improve without new answers"))
+    edges.append(Edge(S.improving, S.previewing, _units_ready, "improve without new answers"))
     edges.extend(Edge(s, S.abandoned, _always, "the user gave up") for s in State if s not in TERMINAL)
     return edges
 
@@ -333,6 +344,7 @@ class Workflow:
             session.preview = None
         elif to is State.converting:
             session.output = None
+            session.more_outputs = []
         elif to is State.improving:
             session.improve_rounds += 1
         session.state = to

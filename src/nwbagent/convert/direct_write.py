@@ -443,13 +443,26 @@ def run_conversion(
     The same public steps NeuroConv takes (validate, align, build the in-memory file, default backend
     configuration, configure, write); only the deferred datasets take the other road.
     """
-    from neuroconv.tools.nwb_helpers import configure_backend, get_default_backend_configuration
-    from pynwb import NWBHDF5IO
-
     pipe.validate_metadata(metadata=metadata)
     pipe.validate_conversion_options(conversion_options=conversion_options)
     pipe.temporally_align_data_interfaces(metadata=metadata, conversion_options=conversion_options)
     nwbfile = pipe.create_nwbfile(metadata=metadata, conversion_options=conversion_options)
+    return write_nwbfile(nwbfile, nwbfile_path, level=level, threads=threads, on_bytes=on_bytes)
+
+
+def write_nwbfile(
+    nwbfile: Any,
+    nwbfile_path: str | Path,
+    *,
+    level: int = DEFAULT_LEVEL,
+    threads: int | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+) -> FillStats:
+    """Write an in-memory NWB file as NeuroConv's default HDF5 configuration would, filling the large
+    datasets with :func:`fill`."""
+    from neuroconv.tools.nwb_helpers import configure_backend, get_default_backend_configuration
+    from pynwb import NWBHDF5IO
+
     configuration = get_default_backend_configuration(nwbfile=nwbfile, backend="hdf5")
     configure_backend(nwbfile=nwbfile, backend_configuration=configuration)
     deferred = defer_datasets(nwbfile, configuration, level=level)

@@ -73,7 +73,10 @@ def write_recipe(
     source_root: Path,
     nwbfile_name: str,
     stub: bool,
+    notes: list[str] | None = None,
 ) -> Path:
+    """Write the recipe; ``notes`` are what nwbagent did that NeuroConv's own run of it does not do (a
+    corrected time base, segments left out), written as comments so a replay is not taken for identical."""
     spec = recipe_dict(
         units=units,
         keys=keys,
@@ -86,6 +89,8 @@ def write_recipe(
         "# NeuroConv conversion specification written by nwbagent. Replay it without nwbagent:\n"
         f"#   neuroconv {path.name} --data-folder-path {source_root} --output-folder-path OUT --overwrite\n"
     )
+    for note in notes or []:
+        header += "# nwbagent: " + " ".join(note.split()) + "\n"
     tmp = path.with_name(f".{path.name}.partial")
     tmp.write_text(header + yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
     os.replace(tmp, path)

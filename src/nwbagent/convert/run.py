@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import inspect as pyinspect
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -21,31 +22,31 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from nwbagent.convert.build import OpenedSession, build_nwbfile, unique_series_names
 from nwbagent.convert.direct_write import FillStats
-from nwbagent.convert.failures import explain_read_failure, explain_write_failure
-from nwbagent.convert.preflight import preflight
+from nwbagent.convert.failures import explain_write_failure
 from nwbagent.convert.progress import ProgressCallback, ProgressTracker, bar_class_for
 from nwbagent.convert.recipe import write_recipe
-from nwbagent.convert.sessions import group_sessions, unit_path
+from nwbagent.convert.select import Options, select_units
+from nwbagent.convert.sessions import group_sessions
 from nwbagent.errors import UserFacingError
-from nwbagent.formats import detect, registry
-from nwbagent.formats.model import DetectionResult, Unit
+from nwbagent.formats import detect
+from nwbagent.formats.model import LeftOut, Unit
 from nwbagent.inspect import InspectionResult, inspect_nwb
 from nwbagent.metadata import (
     SessionMetadata,
     apply_brain_region,
     dandi_filename,
     dandi_id,
-    defaults,
-    from_neuroconv,
-    from_path,
     from_user,
     merge,
     to_neuroconv,
 )
+from nwbagent.metadata.extract import make_field
 from nwbagent.settings import get_settings
 
 Backend = Literal["hdf5", "zarr"]
+log = logging.getLogger(__name__)
 
 
 class ConversionOutput(BaseModel):
@@ -67,64 +68,10 @@ class ConversionOutput(BaseModel):
         description="direct: large datasets compressed in parallel and stored by direct chunk writes; "
         "neuroconv: NeuroConv's own write",
     )
-
-
-def select_units(
-    detection: DetectionResult,
-    *,
-    streams: Sequence[str] = (),
-    interface: str | None = None,
-    warnings: list[str] | None = None,
-) -> list[Unit]:
-    """Pick the units to convert: the confident ones by default, or those naming ``interface``/``streams``.
-
-    A unit detection was unsure about (confidence < 0.5) is never converted on a guess: it is skipped with
-    a warning, and when nothing else is left the user is asked to choose. ``interface`` may name an
-    alternative reading (e.g. KiloSortSortingInterface where Phy was ranked first); the alternative then
-    replaces the unit that held it.
-    """
-    if interface is None:
-        sure = [u for u in detection.units if u.confidence >= 0.5]
-        unsure = [u for u in detection.units if u.confidence < 0.5]
-        if not sure:
-            raise _ask_to_choose(detection, unsure)
-        for unit in unsure:
-            if warnings is not None:
-                warnings.append(
-                    f"Skipped {unit.label} (detection is unsure: {unit.disambiguation or 'low confidence'}); "
-                    f"pass --interface {unit.interface} to convert it."
-                )
-        candidates = sure
-    else:
-        candidates = detection.units
-    units: list[Unit] = []
-    for unit in candidates:
-        if interface and unit.interface != interface:
-            alt = next((a for a in unit.alternatives if a.interface == interface), None)
-            if alt is None:
-                continue
-            unit = Unit(
-                interface=alt.interface,
-                kwargs=alt.kwargs,
-                streams=unit.streams,
-                category=unit.category,
-                confidence=alt.confidence,
-                evidence=[*unit.evidence, f"chosen by the user over {unit.interface}"],
-            )
-        units.append(unit)
-    if streams:
-        wanted = set(streams)
-        units = [u for u in units if u.stream in wanted]
-    if not units:
-        found = ", ".join(u.label for u in detection.units) or "nothing convertible"
-        asked = " ".join(filter(None, [f"--interface {interface}" if interface else "", *streams]))
-        raise UserFacingError(
-            f"No detected unit matches {asked or 'the request'}; detection found: {found}.",
-            fix="Pick one of the detected interfaces/streams (see `nwbagent detect PATH`).",
-            path=detection.path,
-            code="no_matching_unit",
-        )
-    return units
+    left_out: list[LeftOut] = Field(
+        default_factory=list, description="Streams of this session that could not be converted, with the fix"
+    )
+    acquisition: str | None = Field(default=None, description="The acquisition this file holds, if several")
 
 
 def convert(
@@ -135,6 +82,8 @@ def convert(
     stub: bool = False,
     streams: Sequence[str] = (),
     interface: str | None = None,
+    parts: Sequence[str] = (),
+    options: Options | None = None,
     backend: Backend = "hdf5",
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
@@ -143,19 +92,21 @@ def convert(
 ) -> list[ConversionOutput]:
     """Detect, convert every session found under ``source`` and inspect the results.
 
-    ``fast_write`` (default: the ``fast_write`` setting) picks the parallel direct-chunk writer for HDF5.
+    ``parts`` picks acquisitions/segments ("experiment2", "g0 t1"), ``options`` gives values the files lack
+    (see :func:`~nwbagent.convert.select.select_units`); ``fast_write`` (default: the ``fast_write``
+    setting) picks the parallel direct-chunk writer for HDF5.
     """
     source = Path(source).expanduser().resolve()
     if not source.exists():
         raise UserFacingError(
             "This path does not exist.", fix="Check the spelling, or give the folder itself.", path=source
         )
-    warnings = preflight(source)
     detection = detect(source)
-    warnings.extend(detection.warnings)
-    if not detection.units:
-        raise _nothing_to_convert(detection)
-    units = select_units(detection, streams=streams, interface=interface, warnings=warnings)
+    warnings = list(detection.warnings)
+    left: list[LeftOut] = []
+    units = select_units(
+        detection, streams=streams, interface=interface, parts=parts, options=options, left_out=left
+    )
     return convert_units(
         units,
         source,
@@ -167,6 +118,7 @@ def convert(
         progress=progress,
         inspect=inspect,
         warnings=warnings,
+        left_out=left,
         fast_write=fast_write,
     )
 
@@ -183,15 +135,18 @@ def convert_units(
     progress: ProgressCallback | None = None,
     inspect: bool = True,
     warnings: list[str] | None = None,
+    left_out: Sequence[LeftOut] = (),
     fast_write: bool | None = None,
 ) -> list[ConversionOutput]:
     """Convert already chosen units, one file per session, with ``layers`` merged over what the files say.
+
+    ``left_out`` (what selection dropped) is reported with the session whose folder holds it.
 
     The agents call this directly: detection and the user's choices happened earlier in the conversation,
     and the metadata arrives as provenance-carrying layers (user, user-text) rather than a flat mapping.
     """
     source = Path(source).expanduser().resolve()
-    warnings = list(warnings) if warnings is not None else preflight(source)
+    warnings = list(warnings or [])
     out_root = _prepare_output_dir(Path(output_dir))
     sessions = group_sessions(list(units), source)
     plans = [_plan(group, source, out_root, layers, stub) for group in sessions]
@@ -199,38 +154,32 @@ def convert_units(
         if plan.nwb_path.exists() and not overwrite:
             raise UserFacingError(
                 "An output file with this name already exists.",
-                fix="Pass --overwrite to replace it, or choose another output folder with -o.",
+                fix="Replace it, or choose another output folder.",
+                cli_fix="Pass --overwrite to replace it, or choose another output folder with -o.",
                 path=plan.nwb_path,
                 code="output_exists",
             )
     if len({p.nwb_path for p in plans}) != len(plans):
         raise UserFacingError(
             "Several sessions would be written to the same file name (same subject and session ids).",
-            fix="Convert the sessions one at a time with their own --metadata (distinct session_id).",
+            fix="Give each session its own session ID, or convert them one at a time.",
+            cli_fix="Convert the sessions one at a time with their own --metadata (distinct session_id).",
             path=source,
             code="name_clash",
         )
+    for item in left_out:
+        _owner(plans, item).left_before.append(item)
     direct = backend == "hdf5" and (get_settings().fast_write if fast_write is None else fast_write)
     return [_run(plan, backend, progress, inspect, warnings, direct) for plan in plans]
 
 
-class OpenedSession:
-    """The interfaces of one session, instantiated, with what the files and names say as metadata layers."""
-
-    def __init__(self, units: Sequence[Unit], source: Path) -> None:
-        from neuroconv import ConverterPipe
-
-        self.units = _distinct_metadata_keys(list(units))
-        interfaces = {_key(u, i): _instantiate(u) for i, u in enumerate(self.units)}
-        self.pipe = ConverterPipe(data_interfaces=interfaces)
-        self.base = self.pipe.get_metadata()
-        self.root = _common_root([unit_path(u) for u in self.units]) or source
-        evidence = ", ".join(u.label for u in self.units)
-        self.layers: dict[str, SessionMetadata] = {
-            "default": defaults(),
-            "inferred": from_path(self.root),
-            "file": from_neuroconv(self.base, f"read from the files by {evidence}"),
-        }
+def _owner(plans: list[_Plan], item: LeftOut) -> _Plan:
+    """The session a left-out item belongs to: the one whose folder holds its file, else the first."""
+    path = Path(item.path) if item.path else None
+    for plan in plans:
+        if path is not None and (path == plan.source or plan.source in path.parents):
+            return plan
+    return plans[0]
 
 
 def file_metadata(units: Sequence[Unit], source: str | Path) -> dict[str, SessionMetadata]:
@@ -239,52 +188,115 @@ def file_metadata(units: Sequence[Unit], source: str | Path) -> dict[str, Sessio
 
 
 class _Plan:
-    """One session ready to write: instantiated pipe, final metadata and output names."""
+    """One session ready to write: opened interfaces, final metadata and output names."""
 
     def __init__(
         self,
-        units: list[Unit],
-        pipe: Any,
+        opened: OpenedSession,
         metadata: dict[str, Any],
         session: SessionMetadata,
         nwb_path: Path,
         source: Path,
         stub: bool,
     ) -> None:
-        self.units = units
-        self.pipe = pipe
+        self.opened = opened
         self.metadata = metadata
         self.session = session
         self.nwb_path = nwb_path
         self.source = source
         self.stub = stub
+        self.notes: list[str] = list(opened.notes)
+        #: what nwbagent did that NeuroConv replaying the recipe does not do (the recipe says so)
+        self.replay_notes: list[str] = list(opened.notes)
+        self.left_before: list[LeftOut] = []
+
+    @property
+    def left_out(self) -> list[LeftOut]:
+        """Everything of this session not converted: dropped by selection, or by opening/building it."""
+        return [*self.left_before, *self.opened.left_out]
+
+    @property
+    def units(self) -> list[Unit]:
+        return self.opened.units
+
+    @property
+    def pipe(self) -> Any:
+        return self.opened.pipe
 
     @property
     def keys(self) -> list[str]:
-        return list(self.pipe.data_interface_objects)
+        return self.opened.keys
 
 
 def _plan(
-    units: list[Unit], source: Path, out_root: Path, layers: Sequence[SessionMetadata], stub: bool
+    units: list[Unit],
+    source: Path,
+    out_root: Path,
+    layers: Sequence[SessionMetadata],
+    stub: bool,
 ) -> _Plan:
     opened = OpenedSession(units, source)
-    units, pipe, base, session_root = opened.units, opened.pipe, opened.base, opened.root
+    session_root = opened.root
     session = merge(*opened.layers.values(), *layers)
+    acquisition = opened.units[0].acquisition
+    if acquisition:  # set only when the folder holds several: the name says which one this file is
+        session = _per_acquisition(session, acquisition, session_root)
     if not session.values().get("session_start_time"):
         raise UserFacingError(
             "Neither the files nor the metadata give the session's start time, which NWB requires.",
-            fix="Add it to the --metadata file, e.g. 'session_start_time: 2023-11-17T05:25:00+01:00'.",
+            fix="Give the session start time (session_start_time), e.g. 2023-11-17T05:25:00+01:00.",
+            cli_fix="Add it to the --metadata file, e.g. 'session_start_time: 2023-11-17T05:25:00+01:00'.",
             path=session_root,
             code="missing_session_start_time",
         )
-    metadata = to_neuroconv(session, base)
-    _unique_series_names(metadata)
-    apply_brain_region(session, pipe.data_interface_objects.values())
-    _keep_probe_positions(pipe)
+    metadata = to_neuroconv(session, opened.base)
+    if any(u.category == "sorting" for u in opened.units):
+        # NeuroConv 0.10.2's sorting interfaces read metadata["Ecephys"] unconditionally (KeyError when a
+        # sorting is converted without a recording, e.g. a .nev alone)
+        metadata.setdefault("Ecephys", {})
+    unique_series_names(metadata, opened.pipe)
+    apply_brain_region(session, opened.pipe.data_interface_objects.values())
+    _keep_probe_positions(opened.pipe)
     name = _output_name(session, session_root)
     if stub:
         name = name[: -len(".nwb")] + "_stub.nwb"
-    return _Plan(units, pipe, metadata, session, out_root / name, session_root, stub)
+    plan = _Plan(opened, metadata, session, out_root / name, session_root, stub)
+    if acquisition:
+        plan.notes += _given_start_note(session, opened.layers["file"], acquisition)
+    return plan
+
+
+def _given_start_note(session: SessionMetadata, files: SessionMetadata, acquisition: str) -> list[str]:
+    """One start time given for a folder of several acquisitions overrides each one's own: say so."""
+    given, read = session.get("session_start_time"), files.get("session_start_time")
+    if (
+        given is None
+        or read is None
+        or given.source not in ("user", "user-text")
+        or given.value == read.value
+    ):
+        return []
+    return [
+        f"The start time you gave ({given.value}) is used for {acquisition}, whose own files say "
+        f"{read.value}; give each acquisition its start time, or none, to keep the files' times."
+    ]
+
+
+def _per_acquisition(session: SessionMetadata, acquisition: str, root: Path) -> SessionMetadata:
+    """Each acquisition of a folder is its own file: its session id says which one, so names never clash."""
+    current = session.get("session_id")
+    base = str(current.value) if current is not None and current.error is None else root.name
+    if base.endswith(f"-{acquisition}"):
+        return session
+    field = make_field(
+        "session_id",
+        f"{base}-{acquisition}",
+        source=current.source if current is not None else "inferred",
+        confidence=current.confidence if current is not None else 0.8,
+        evidence=f"{current.evidence if current is not None else root.name}; one file per acquisition: "
+        f"this one holds {acquisition}",
+    )
+    return session.model_copy(update={"session_id": field})
 
 
 def _run(
@@ -312,6 +324,7 @@ def _run(
         raise explain_write_failure(exc, path=final) from exc
     tracker.done_bytes = tracker.total_bytes
     tracker.emit("written")
+    warnings = [*warnings, *plan.notes]
     recipe = write_recipe(
         final.with_suffix(".neuroconv.yml"),
         units=plan.units,
@@ -320,6 +333,7 @@ def _run(
         source_root=plan.source,
         nwbfile_name=final.name,
         stub=plan.stub,
+        notes=[*plan.replay_notes, *_segment_notes(plan.units)],
     )
     meta_path = final.with_suffix(".metadata.json")
     _write_json_atomic(meta_path, plan.session.provenance())
@@ -347,34 +361,46 @@ def _run(
         stub=plan.stub,
         reports=reports,
         writer="direct" if direct else "neuroconv",
+        left_out=plan.left_out,
+        acquisition=plan.units[0].acquisition,
     )
 
 
 def _write(
     plan: _Plan, path: Path, backend: Backend, options: dict[str, Any], tracker: ProgressTracker, direct: bool
 ) -> FillStats | None:
-    """Write the NWB file at ``path``; the direct-chunk writer's statistics when it wrote it."""
+    """Write the NWB file at ``path``; the direct-chunk writer's statistics when it wrote it.
+
+    The file is built in memory first (NeuroConv's own steps), so an interface that fails is left out of
+    the session and what it dropped is said in ``plan.notes``; then one of the two writers stores it.
+    """
+    nwbfile, notes = build_nwbfile(plan.opened, plan.metadata, options)
+    plan.notes += notes
+    plan.replay_notes += notes
     if not direct:
-        plan.pipe.run_conversion(
-            nwbfile_path=str(path),
-            metadata=plan.metadata,
-            overwrite=True,
-            backend=backend,
-            conversion_options=options,
-        )
+        from neuroconv.tools.nwb_helpers import configure_and_write_nwbfile
+
+        configure_and_write_nwbfile(nwbfile=nwbfile, nwbfile_path=str(path), backend=backend)
         return None
     from nwbagent.convert import direct_write
 
     settings = get_settings()
-    return direct_write.run_conversion(
-        plan.pipe,
+    return direct_write.write_nwbfile(
+        nwbfile,
         path,
-        metadata=plan.metadata,
-        conversion_options=options,
         level=settings.write_gzip_level,
         threads=settings.write_threads or None,
         on_bytes=tracker.advance,
     )
+
+
+def _segment_notes(units: Sequence[Unit]) -> list[str]:
+    return [
+        f"only segments {', '.join(u.kept_segments)} of {u.label.split(' (')[0]} were written; NeuroConv "
+        f"writes all of {', '.join(u.segments)}"
+        for u in units
+        if u.keep_segments is not None
+    ]
 
 
 def _write_reports(plan: _Plan, final: Path, result: InspectionResult, warnings: list[str]) -> dict[str, str]:
@@ -383,7 +409,8 @@ def _write_reports(plan: _Plan, final: Path, result: InspectionResult, warnings:
     from nwbagent.report import build_report, report_stem, write_reports
 
     def failed(fmt: str, exc: Exception) -> None:
-        warnings.append(f"The {fmt} report could not be written ({type(exc).__name__}: {exc}).")
+        log.warning("the %s report of %s could not be written", fmt, final, exc_info=exc)
+        warnings.append(f"The {fmt} report could not be written (a bug; the NWB file is complete).")
 
     try:
         report = build_report(
@@ -395,60 +422,10 @@ def _write_reports(plan: _Plan, final: Path, result: InspectionResult, warnings:
         )
         written = write_reports(report, report_stem(final), on_error=failed)
     except Exception as exc:
-        warnings.append(f"The conversion report could not be made ({type(exc).__name__}: {exc}).")
+        log.warning("the report of %s could not be made", final, exc_info=exc)
+        warnings.append("The conversion report could not be made (a bug; the NWB file is complete).")
         return {}
     return {fmt: str(path) for fmt, path in written.items()}
-
-
-def _interface_class(name: str) -> Any:
-    try:
-        return registry.interface_class(name)
-    except KeyError:
-        return None
-
-
-def _distinct_metadata_keys(units: list[Unit]) -> list[Unit]:
-    """Give each of several same-class interfaces in one file its own ``metadata_key``.
-
-    Two IntanAnalogInterface streams (auxiliary and ADC) share the default key and would overwrite each
-    other's metadata entry, then collide in ``acquisition``; NeuroConv's IntanConverter avoids this the
-    same way. The keys go into the unit's kwargs so the recipe replays them.
-    """
-    counts: dict[str, int] = {}
-    for unit in units:
-        counts[unit.interface] = counts.get(unit.interface, 0) + 1
-    out: list[Unit] = []
-    for unit in units:
-        cls = _interface_class(unit.interface)
-        params = pyinspect.signature(cls.__init__).parameters if cls else {}
-        if counts[unit.interface] > 1 and "metadata_key" in params and "metadata_key" not in unit.kwargs:
-            default = params["metadata_key"].default
-            base = default if isinstance(default, str) else unit.interface.removesuffix("Interface").lower()
-            slug = "".join(c if c.isalnum() else "_" for c in (unit.stream or str(len(out)))).lower()
-            unit = unit.model_copy(update={"kwargs": {**unit.kwargs, "metadata_key": f"{base}_{slug}"}})
-        out.append(unit)
-    return out
-
-
-def _instantiate(unit: Unit) -> Any:
-    cls = _interface_class(unit.interface)
-    if cls is None:
-        raise UserFacingError(
-            f"NeuroConv {_neuroconv_version()} has no interface named {unit.interface}.",
-            fix="Choose one of the interfaces `nwbagent detect` lists.",
-            code="unknown_interface",
-        )
-    try:
-        return cls(**unit.kwargs)
-    except Exception as exc:
-        raise explain_read_failure(exc, interface=unit.interface, path=unit_path(unit)) from exc
-
-
-def _key(unit: Unit, index: int) -> str:
-    """A ConverterPipe key that is also a valid, readable name in the recipe."""
-    base = unit.interface.removesuffix("Interface")
-    stream = "".join(c if c.isalnum() else "_" for c in unit.stream) if unit.stream else ""
-    return f"{base}_{stream}_{index}" if stream else f"{base}_{index}"
 
 
 def _conversion_options(plan: _Plan, tracker: ProgressTracker) -> dict[str, dict[str, Any]]:
@@ -488,27 +465,6 @@ def _total_bytes(plan: _Plan) -> int:
     )
 
 
-def _unique_series_names(metadata: dict[str, Any]) -> None:
-    """Give each ElectricalSeries its own name when several recordings share one file.
-
-    Each NeuroConv interface names its series ``ElectricalSeries`` by default; two of them in one pipe
-    would collide in ``acquisition``.
-    """
-    entries = metadata.get("Ecephys", {}).get("ElectricalSeries", {})
-    if not isinstance(entries, dict):
-        return
-    seen: set[str] = set()
-    for key, entry in entries.items():
-        if not isinstance(entry, dict):
-            continue
-        name = entry.get("name", "ElectricalSeries")
-        if name in seen:
-            suffix = "".join(part.capitalize() for part in str(key).replace("-", "_").split("_"))
-            name = f"ElectricalSeries{suffix}"
-            entry["name"] = name
-        seen.add(name)
-
-
 def _keep_probe_positions(pipe: Any) -> None:
     """Carry contact positions into the electrodes table (rel_x, rel_y).
 
@@ -544,16 +500,6 @@ def _prepare_output_dir(path: Path) -> Path:
     return path
 
 
-def _common_root(paths: list[Path]) -> Path | None:
-    if not paths:
-        return None
-    try:
-        common = Path(os.path.commonpath([str(p) for p in paths]))
-    except ValueError:
-        return None
-    return common if common.is_dir() else common.parent
-
-
 def _replace(tmp: Path, final: Path) -> None:
     """Move a finished output into place; a Zarr store is a folder, so swap folders via a trash name."""
     if tmp.is_dir():
@@ -584,44 +530,3 @@ def _size(path: Path) -> int:
     if path.is_dir():
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     return path.stat().st_size
-
-
-def _neuroconv_version() -> str:
-    from importlib.metadata import version
-
-    return version("neuroconv")
-
-
-def _ask_to_choose(detection: DetectionResult, unsure: list[Unit]) -> UserFacingError:
-    options: list[str] = []
-    for unit in unsure:
-        options.append(f"{unit.interface} ({unit.confidence:.2f})")
-        options.extend(f"{alt.interface} ({alt.confidence:.2f}: {alt.reason})" for alt in unit.alternatives)
-    why = "; ".join(dict.fromkeys(u.disambiguation for u in unsure if u.disambiguation))
-    return UserFacingError(
-        f"These files can be read in more than one way and detection will not guess: {', '.join(options)}."
-        + (f" {why}" if why else ""),
-        fix="Choose the reader with --interface NAME (e.g. --interface " + unsure[0].interface + ").",
-        path=detection.path,
-        code="needs_format_choice",
-    )
-
-
-def _nothing_to_convert(detection: DetectionResult) -> UserFacingError:
-    if detection.unsupported:
-        reasons = "; ".join(f"{Path(u.path).name}: {u.reason}" for u in detection.unsupported)
-        return UserFacingError(
-            f"Recognised files, but in a format NeuroConv cannot convert ({reasons}).",
-            fix="Export the recording from its acquisition software to a supported format "
-            "(e.g. EDF, Open Ephys binary or NWB), then convert that.",
-            path=detection.path,
-            code="unsupported_format",
-        )
-    hint = f" Notes: {' '.join(detection.warnings)}" if detection.warnings else ""
-    return UserFacingError(
-        f"No electrophysiology recording that NeuroConv can convert was found here.{hint}",
-        fix="Point nwbagent at the folder that holds the raw recording files (e.g. the SpikeGLX run folder "
-        "with .bin/.meta pairs, the Open Ephys record node, or the Intan folder with info.rhd).",
-        path=detection.path,
-        code="nothing_detected",
-    )

@@ -112,3 +112,34 @@ def suffix_owners() -> dict[str, tuple[str, ...]]:
         for suffix in summary.get("associated_suffixes") or ():
             owners.setdefault(str(suffix).lower(), []).append(name)
     return {suffix: tuple(sorted(set(names))) for suffix, names in owners.items()}
+
+
+_REGISTRY_CATEGORY = {"ecephys": "recording", "sorting": "sorting", "icephys": "icephys"}
+
+
+@cache
+def _registry_categories() -> dict[str, str]:
+    datainterfaces, _ = _modules()
+    return {
+        cls.__name__: _REGISTRY_CATEGORY.get(category, "auxiliary")
+        for category, classes in datainterfaces.interfaces_by_category.items()
+        for cls in classes.values()
+    }
+
+
+def category_of(name: str) -> Any:
+    """NeuroConv's own category for an interface no probe claims (``auxiliary`` when it lists none)."""
+    return _registry_categories().get(name, "auxiliary")
+
+
+@cache
+def _summaries() -> dict[str, dict[str, Any]]:
+    import neuroconv
+
+    return {name: dict(summary) for name, summary in neuroconv.get_format_summaries().items()}
+
+
+def display_name(name: str) -> str:
+    """NeuroConv's own name for a format ("SpikeGLX Recording"), the class name when it gives none."""
+    shown = _summaries().get(name, {}).get("display_name")
+    return str(shown) if shown else name

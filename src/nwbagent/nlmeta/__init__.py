@@ -1,13 +1,17 @@
 """Metadata from what scientists write, and answers to what they ask.
 
-``extract_rules`` reads fields from free text with patterns and shipped vocabularies (no model);
-``extract_metadata`` adds a language model's proposals, validated and merged, falling back to the rules;
-``to_layer`` turns the result into a ``SessionMetadata`` layer (source "user-text"); ``evaluate`` and
-``format_report`` score an extractor on the shipped description set; ``answer_question`` and
-``is_question`` serve the glossary of NWB/DANDI terms.
+``extract_rules`` reads fields from free text with patterns, shipped vocabularies and nameparser (no
+model); ``extract_metadata`` adds a language model's proposals, validated and merged, falling back to the
+rules; ``to_layer`` turns the result into a ``SessionMetadata`` layer (source "user-text"). In a chat,
+``read_turn`` reads one message against what the session holds (corrections, denials, values to ask back)
+and ``apply_reading`` applies it. ``evaluate``/``format_report`` score an extractor on the shipped
+description sets and ``evaluate_dialogues`` scores whole chats; ``answer_question`` and ``is_question``
+serve the glossary of NWB/DANDI terms.
 """
 
+from nwbagent.nlmeta.dialogue import TurnReading, apply_reading, read_turn, reply_lines
 from nwbagent.nlmeta.evaluate import EvalReport, evaluate, format_report, load_cases
+from nwbagent.nlmeta.evaluate_dialogues import DialogueReport, evaluate_dialogues, load_dialogues
 from nwbagent.nlmeta.extract import Extraction, extract_metadata, merge_fields, output_schema, to_layer
 from nwbagent.nlmeta.glossary import (
     Answer,
@@ -17,26 +21,34 @@ from nwbagent.nlmeta.glossary import (
     load_glossary,
     match_terms,
 )
-from nwbagent.nlmeta.rules import ExtractedField, extract_rules, lookup_institution, lookup_region
+from nwbagent.nlmeta.rules import ExtractedField, extract_rules, lookup_institution, lookup_region, read_rules
 
 __all__ = [
     "Answer",
+    "DialogueReport",
     "EvalReport",
     "ExtractedField",
     "Extraction",
     "GlossaryEntry",
+    "TurnReading",
     "answer_question",
+    "apply_reading",
     "evaluate",
+    "evaluate_dialogues",
     "extract_metadata",
     "extract_rules",
     "format_report",
     "is_question",
     "load_cases",
+    "load_dialogues",
     "load_glossary",
     "lookup_institution",
     "lookup_region",
     "match_terms",
     "merge_fields",
     "output_schema",
+    "read_rules",
+    "read_turn",
+    "reply_lines",
     "to_layer",
 ]

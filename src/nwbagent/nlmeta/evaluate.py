@@ -2,6 +2,8 @@
 
 The point is to keep the extractors honest: a field the text does not state but the extractor fills in
 counts against precision just like a wrong value, because both end up in the archive looking like facts.
+A value the extractor is unsure of (below ``confidence.ASK_BELOW``) is asked back instead of saved, so it
+is not scored as a prediction.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pydantic import BaseModel, Field, computed_field
 
 from nwbagent.metadata.normalize import normalize_field
 from nwbagent.metadata.schema import FIELD_NAMES
+from nwbagent.nlmeta.confidence import unsure
 from nwbagent.nlmeta.rules import PROSE_FIELDS, ExtractedField, lookup_institution, lookup_region
 
 Extractor = Callable[[str], list[ExtractedField]]
@@ -154,7 +157,8 @@ def evaluate(
     for case in load_cases() if cases is None else cases:
         result = CaseResult(id=case.id)
         try:
-            predicted = {f.field: f.value for f in extractor(case.text)}
+            # a value below ASK_BELOW is asked back, not saved: it is not a prediction
+            predicted = {f.field: f.value for f in extractor(case.text) if not unsure(f.confidence)}
         except Exception as exc:  # a broken extractor must not stop the report
             result.error = f"{type(exc).__name__}: {exc}"
             predicted = {}

@@ -27,10 +27,10 @@ from nwbagent.metadata.schema import FIELD_NAMES, SPECS, FieldValue, SessionMeta
 from nwbagent.nlmeta.evaluate import same_value
 from nwbagent.nlmeta.rules import (
     ExtractedField,
-    extract_rules,
     lookup_institution,
     lookup_region,
     mask_markup,
+    read_rules,
     species_mentions,
     unsafe_value,
 )
@@ -59,6 +59,9 @@ class DroppedField(BaseModel):
 
 class Extraction(BaseModel):
     fields: list[ExtractedField]
+    negated: list[ExtractedField] = Field(
+        default_factory=list, description="Values the text denies ('not female'), read by the rules"
+    )
     provider: str = Field(description="The provider whose output was used: 'rules', 'anthropic', 'openai'")
     fallback_note: str | None = None
     usage: Usage = Field(default_factory=Usage)
@@ -191,19 +194,25 @@ def _note(kind: str) -> str:
 
 def extract_metadata(text: str, provider: Provider | None) -> Extraction:
     """Fields stated in ``text``: rules always, plus a language model's validated proposals when available."""
-    rules = extract_rules(text)
+    reading = read_rules(text)
+    rules, negated = reading.fields, reading.negated
     if provider is None or provider.name == "rules":
-        return Extraction(fields=rules, provider="rules")
+        return Extraction(fields=rules, negated=negated, provider="rules")
     try:
         result = provider.complete(build_messages(text), output_schema(), operation="extract_metadata")
     except LLMError as exc:
-        if exc.kind == "unsupported":
-            return Extraction(fields=rules, provider="rules", usage=exc.usage)
-        return Extraction(fields=rules, provider="rules", fallback_note=_note(exc.kind), usage=exc.usage)
+        note = None if exc.kind == "unsupported" else _note(exc.kind)
+        return Extraction(
+            fields=rules, negated=negated, provider="rules", fallback_note=note, usage=exc.usage
+        )
     items = (result.data or {}).get("fields") if isinstance(result.data, dict) else None
     if not isinstance(items, list):
         return Extraction(
-            fields=rules, provider="rules", fallback_note=_note("invalid_output"), usage=result.usage
+            fields=rules,
+            negated=negated,
+            provider="rules",
+            fallback_note=_note("invalid_output"),
+            usage=result.usage,
         )
     masked = mask_markup(text)
     species = next((f.value for f in rules if f.field == "species"), None)
@@ -227,8 +236,11 @@ def extract_metadata(text: str, provider: Provider | None) -> Extraction:
         accepted[checked.field] = checked
         if checked.field == "species" and species is None:
             species = checked.value
+    merged = merge_fields(rules, list(accepted.values()))
+    stated = {f.field for f in merged}
     return Extraction(
-        fields=merge_fields(rules, list(accepted.values())),
+        fields=merged,
+        negated=[n for n in negated if n.field not in stated],
         provider=provider.name,
         usage=result.usage,
         dropped=dropped,

@@ -27,6 +27,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from nwbagent.errors import UserFacingError
+from nwbagent.formats.detect import category_for
 from nwbagent.inspect import BLOCKING, IMPORTANCE_ORDER, InspectionResult, inspect_nwb
 from nwbagent.report.explain import explain, fix_for
 from nwbagent.report.model import (
@@ -622,22 +623,8 @@ def _read_recipe(
                 interface = str(interfaces.get(key, key))
                 stream = kwargs.get("stream_id") or kwargs.get("stream_name")
                 stream = stream if isinstance(stream, str) else None
-                entries.append((interface, stream, _category(interface, stream), None, kwargs))
+                entries.append((interface, stream, category_for(interface, kwargs), None, kwargs))
     return folder, entries
-
-
-def _category(interface: str, stream: str | None) -> str:
-    """The recipe does not store categories; the interface and stream names say enough to label them."""
-    name = interface.lower()
-    if "sorting" in name or "phy" in name or "kilosort" in name:
-        return "sorting"
-    if stream and (stream.endswith(".lf") or "lfp" in stream.lower()):
-        return "lfp"
-    if any(word in (stream or "").lower() for word in ("sync", "nidq", "adc", "aux", "din")) or any(
-        word in name for word in ("sync", "nidq", "analog", "digital")
-    ):
-        return "auxiliary"
-    return "recording"
 
 
 def _source_files(

@@ -170,7 +170,19 @@ class MetadataPatch(BaseModel):
 
 
 class ActionIn(BaseModel):
-    argument: Annotated[str | None, Field(max_length=1000), AfterValidator(storable)] = None
+    argument: Annotated[str | None, Field(max_length=200), AfterValidator(storable)] = None
+
+
+class ValuesIn(BaseModel):
+    """Values a stream's reader needs: ``{"<stream handle>": {"sampling_frequency": "30000"}}``."""
+
+    values: dict[str, dict[str, str | float | int]] = Field(max_length=100)
+
+
+class PartsIn(BaseModel):
+    """Acquisitions/segments to convert, e.g. ``["experiment2"]``; empty for all of them."""
+
+    parts: list[str] = Field(default_factory=list, max_length=200)
 
 
 # ---- admission: what the session may take now (see actions.py) -------------------------------------
@@ -400,6 +412,21 @@ async def patch_metadata(body: MetadataPatch, session_id: SessionId, svc: Servic
     return _turn_response(await svc.turn(session_id, "set_metadata", {"fields": body.fields}), session_id)
 
 
+@router.patch("/sessions/{session_id}/values", dependencies=[StatusLimit])
+async def patch_values(body: ValuesIn, session_id: SessionId, svc: ServiceDep) -> Response:
+    """Answer the value questions (``kind == "value"``): a reader's argument the files lack."""
+    payload = {"values": {u: {k: str(v) for k, v in given.items()} for u, given in body.values.items()}}
+    await _admit(svc, session_id, "chat")
+    return _turn_response(await svc.turn(session_id, "set_values", payload), session_id)
+
+
+@router.post("/sessions/{session_id}/parts", dependencies=[StatusLimit])
+async def select_parts(body: PartsIn, session_id: SessionId, svc: ServiceDep) -> Response:
+    """Convert only some acquisitions or segments (the session view's ``parts.available``)."""
+    await _admit(svc, session_id, "chat")
+    return _turn_response(await svc.turn(session_id, "select_parts", {"parts": body.parts}), session_id)
+
+
 @router.get("/schema/metadata", dependencies=[_open_limit("status"), Depends(caller)])
 async def schema() -> dict[str, Any]:
     return metadata_json_schema()
@@ -451,32 +478,50 @@ async def event_history(
 # ---- results and downloads ----------------------------------------------------------------------------
 
 
-def _final_file(session: SessionState, kind: str) -> Path | None:
-    """A finished, judged output file of this session, never a preview or a cut-off write."""
-    if session.state not in _FINISHED or session.output is None or session.output.verdict is None:
+def _final_file(session: SessionState, kind: str, index: int = 0) -> Path | None:
+    """A finished, judged output file of this session (``index`` into its files, one per acquisition),
+    never a preview or a cut-off write."""
+    files = session.outputs()
+    if session.state not in _FINISHED or not 0 <= index < len(files) or files[index].verdict is None:
         return None
-    nwb = Path(session.output.nwb_path)
+    nwb = Path(files[index].nwb_path)
     path = nwb if not DOWNLOADS[kind] else nwb.with_suffix(DOWNLOADS[kind])
     return path if path.is_file() else None
+
+
+def _downloads(session: SessionState, index: int) -> dict[str, dict[str, Any]]:
+    query = f"?file={index}" if index else ""
+    files = {}
+    for kind in DOWNLOADS:
+        path = _final_file(session, kind, index)
+        if path is not None:
+            files[kind] = {
+                "name": path.name,
+                "size": path.stat().st_size,
+                "url": f"/api/sessions/{session.id}/download/{kind}{query}",
+            }
+    return files
 
 
 @router.get("/sessions/{session_id}/results", dependencies=[StatusLimit])
 async def results(session_id: SessionId, svc: ServiceDep) -> dict[str, Any]:
     session = await asyncio.to_thread(svc.store.peek, session_id)
-    files = {}
-    for kind in DOWNLOADS:
-        path = _final_file(session, kind)
-        if path is not None:
-            files[kind] = {
-                "name": path.name,
-                "size": path.stat().st_size,
-                "url": f"/api/sessions/{session_id}/download/{kind}",
-            }
+    outputs = session.outputs()
     return {
         "state": session.state.value,
-        "verdict": session.output.verdict if session.output else None,
+        "verdict": session.verdict(),
         "findings": session.output.findings if session.output else {},
-        "files": files,
+        "files": _downloads(session, 0),
+        "all_files": [
+            {
+                "index": i,
+                "acquisition": out.acquisition,
+                "verdict": out.verdict,
+                "findings": out.findings,
+                "files": _downloads(session, i),
+            }
+            for i, out in enumerate(outputs)
+        ],
     }
 
 
@@ -485,9 +530,10 @@ async def download(
     kind: Literal["nwb", "recipe", "metadata", "report-html", "report-pdf", "report-json", "report-text"],
     session_id: SessionId,
     svc: ServiceDep,
+    file: Annotated[int, Query(ge=0, le=10_000)] = 0,
 ) -> FileResponse:
     session = await asyncio.to_thread(svc.store.peek, session_id)
-    path = _final_file(session, kind)
+    path = _final_file(session, kind, file)
     if path is None:
         raise ApiError(
             409,

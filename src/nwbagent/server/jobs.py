@@ -68,11 +68,15 @@ def run_conversion_job(request: dict[str, Any], progress: ProgressSink) -> dict[
 
 
 def _failed(exc: Exception) -> dict[str, Any]:
-    from nwbagent.errors import UserFacingError
+    from nwbagent.errors import UserFacingError, internal_error
 
     if isinstance(exc, UserFacingError):
-        error = {"code": "user_error", "message": exc.problem, "hint": exc.fix, "path": exc.path}
+        error = {"code": "user_error", **_said(exc)}
         return JobOutcome(status="failed", error=error).model_dump(mode="json")
     # a bug or a reader crash: report it, the server must not die with the worker
-    error = {"code": "handler_failed", "message": f"{type(exc).__name__}: {exc}", "hint": None, "path": None}
+    error = {"code": "handler_failed", **_said(internal_error(exc))}
     return JobOutcome(status="failed", error=error).model_dump(mode="json")
+
+
+def _said(exc: Any) -> dict[str, Any]:
+    return {"message": exc.problem, "hint": exc.fix, "path": exc.path, "details": exc.details}

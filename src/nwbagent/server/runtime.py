@@ -33,6 +33,7 @@ from nwbagent.agents.conversion import ConversionAgent
 from nwbagent.agents.evaluation import EvaluationAgent
 from nwbagent.agents.messages import Message
 from nwbagent.agents.state import SessionState, utcnow
+from nwbagent.agents.units import streams_view
 from nwbagent.errors import UserFacingError
 from nwbagent.llm import get_provider_or_rules
 from nwbagent.server.db.engine import make_engine, upgrade
@@ -298,6 +299,7 @@ class Service:
             fix=str(error.get("hint") or "Say 'retry' to run it again, or 'improve' to change the metadata."),
             path=error.get("path"),
             code=str(error.get("code") or "conversion_failed"),
+            details=error.get("details"),
         )
 
     def _publish_job(self, spec: JobSpec, status: str) -> None:
@@ -320,6 +322,7 @@ class Service:
             "auto_fixes": [f.model_dump(mode="json") for f in session.auto_fixes],
             "detection": session.detection.model_dump(mode="json") if session.detection else None,
             "selected_units": [u.label for u in session.selected_units],
+            **streams_view(session),
             "preview": session.preview.model_dump(mode="json") if session.preview else None,
             "output": session.output.model_dump(mode="json") if session.output else None,
             "chat": [t.model_dump(mode="json") for t in session.chat],

@@ -6,14 +6,15 @@ itself never says which, so both readings stay below 0.5 and the user settles it
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from nwbagent.formats.model import Alternative
+from nwbagent.formats.model import Alternative, Category
 from nwbagent.formats.probes.base import (
     AMBIGUOUS,
     FileIndex,
     Probe,
     ProbeResult,
+    Signature,
     head,
     reader_call,
     rel,
@@ -45,6 +46,12 @@ def _header(path: Path) -> tuple[list[str], int | None, str]:
 class AxonProbe(Probe):
     family = "Axon ABF"
     interfaces = ("AxonRecordingInterface", "AbfInterface", "AxonIntracellularInterface")
+    categories: ClassVar[dict[str, Category]] = {
+        "AxonRecordingInterface": "recording",
+        "AbfInterface": "icephys",
+        "AxonIntracellularInterface": "icephys",
+    }
+    signatures = (Signature("Axon ABF", (".abf",), (b"ABF ", b"ABF2"), "'ABF ' or 'ABF2'"),)
 
     def run(self, index: FileIndex) -> ProbeResult:
         result = ProbeResult()

@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from nwbagent.formats.model import Alternative, Category, Unit, Unsupported
+from nwbagent.errors import UserFacingError
+from nwbagent.formats.model import Alternative, Category, LeftOut, Parameter, Unit, Unsupported
 
 # Confidence scale, shared so probes stay comparable.
 CERTAIN = 0.95  # magic bytes or sidecar content confirmed, and the reader lists the streams
@@ -24,6 +25,8 @@ STRONG = 0.85  # content confirmed, no reader call
 SUFFIX_ONLY = 0.6  # unique suffix, no documented magic checked
 AMBIGUOUS = 0.45  # two readings of the same files; the user must settle it
 GUESS = 0.3  # instantiable only with an argument detection had to guess
+
+T = TypeVar("T")
 
 SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".DS_Store", "$RECYCLE.BIN"}
 
@@ -43,6 +46,7 @@ class FileIndex:
     subdirs: dict[Path, list[str]] = field(default_factory=dict)
     by_suffix: dict[str, list[Path]] = field(default_factory=lambda: defaultdict(list))
     by_name: dict[str, list[Path]] = field(default_factory=lambda: defaultdict(list))
+    _memo: dict[Any, tuple[bool, Any]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, root: Path, recursive: bool = True) -> FileIndex:
@@ -95,31 +99,110 @@ class FileIndex:
             for name in names:
                 yield folder / name
 
+    def memo(self, key: Any, compute: Callable[[], T]) -> T:
+        """``compute()`` once per detection run (a reader listing a folder, a file checked for damage).
+
+        An exception is remembered and raised again, so every unit reading a damaged file hears of it.
+        """
+        if key not in self._memo:
+            try:
+                self._memo[key] = (True, compute())
+            except Exception as exc:
+                self._memo[key] = (False, exc)
+        ok, value = self._memo[key]
+        if not ok:
+            raise value
+        return value
+
 
 @dataclass
 class ProbeResult:
-    """What one probe found; ``claimed`` lists the files (or folders, covering their subtree) it explained."""
+    """What one probe found; ``claimed`` lists the files (or folders, covering their subtree) it explained.
+
+    ``left_out`` holds data the probe recognised as its own but that cannot be converted as it is (a
+    damaged stream); the rest of the folder still converts.
+    """
 
     units: list[Unit] = field(default_factory=list)
     unsupported: list[Unsupported] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     claimed: set[Path] = field(default_factory=set)
+    left_out: list[LeftOut] = field(default_factory=list)
 
     def extend(self, other: ProbeResult) -> None:
         self.units += other.units
         self.unsupported += other.unsupported
         self.warnings += other.warnings
         self.claimed |= other.claimed
+        self.left_out += other.left_out
+
+
+@dataclass(frozen=True)
+class Signature:
+    """How a file of a family starts: the suffixes it comes with and the bytes at offset 0.
+
+    A probe matches its files by it; a file with one of these suffixes that no probe claims and whose first
+    bytes fit none of the signatures for that suffix is reported as damaged, naming what it should start
+    with (a ``.nev`` is Blackrock's or Neuralynx's: only a file that fits neither is "corrupt").
+    """
+
+    format: str
+    suffixes: tuple[str, ...]
+    magics: tuple[bytes, ...]
+    description: str
+
+    @property
+    def length(self) -> int:
+        return max(len(m) for m in self.magics)
+
+    def matches(self, start: bytes) -> bool:
+        return any(start.startswith(m) for m in self.magics)
+
+
+@dataclass
+class Prepared:
+    """What a probe corrected on an opened interface, said to the user, and metadata its reader misses.
+
+    ``metadata`` maps a schema field to ``(value, evidence)`` (the start time of the second experiment of an
+    Open Ephys node is in its own settings file, which NeuroConv does not read).
+    """
+
+    notes: list[str] = field(default_factory=list)
+    metadata: dict[str, tuple[Any, str]] = field(default_factory=dict)
 
 
 class Probe:
-    """One format family. Subclasses list the NeuroConv interfaces they can propose and implement ``run``."""
+    """One format family: everything nwbagent knows about it.
+
+    ``interfaces`` lists the NeuroConv interfaces it proposes and ``categories`` what each finds (a report
+    labels a recipe's units from it); ``signatures`` how its files start; ``run`` finds units in the index;
+    ``check`` looks at the files one unit reads before conversion (sizes, headers) and raises
+    :class:`UserFacingError` for data that would fail or convert wrongly, returning warnings otherwise;
+    ``open`` instantiates the interface and ``prepare`` corrects it where its reader misreads the files (a
+    time base).
+    """
 
     family: str = ""
     interfaces: tuple[str, ...] = ()
+    categories: ClassVar[dict[str, Category]] = {}
+    signatures: tuple[Signature, ...] = ()
 
     def run(self, index: FileIndex) -> ProbeResult:
         raise NotImplementedError
+
+    def check(self, found: Unit, index: FileIndex) -> list[str]:
+        return []
+
+    def open(self, found: Unit, cls: Any) -> Any:
+        """The NeuroConv interface for ``found``; a probe overrides it where the reader needs help to open."""
+        return cls(**found.kwargs)
+
+    def prepare(self, found: Unit, interface: Any) -> Prepared:
+        return Prepared()
+
+    def category_of(self, interface: str, kwargs: dict[str, Any]) -> Category | None:
+        """What a unit of ``interface`` with ``kwargs`` holds, for units read back from a recipe."""
+        return self.categories.get(interface)
 
 
 def unit(
@@ -132,6 +215,9 @@ def unit(
     streams: list[str] | None = None,
     alternatives: list[Alternative] | None = None,
     disambiguation: str | None = None,
+    acquisition: str | None = None,
+    segments: list[str] | None = None,
+    needs: list[Parameter] | None = None,
 ) -> Unit:
     return Unit(
         interface=interface,
@@ -142,7 +228,31 @@ def unit(
         evidence=evidence,
         alternatives=alternatives or [],
         disambiguation=disambiguation,
+        acquisition=acquisition,
+        segments=segments or [],
+        needs=needs or [],
     )
+
+
+def left_out(
+    error: UserFacingError, *, label: str, interface: str | None = None, found: Unit | None = None
+) -> LeftOut:
+    """A left-out entry carrying an explained error (its problem, fix, path and code)."""
+    return LeftOut(
+        label=label,
+        interface=interface,
+        path=error.path,
+        problem=error.problem,
+        fix=error.fix,
+        cli_fix=error.cli_fix,
+        code=error.code,
+        details=error.details,
+        unit=found,
+    )
+
+
+def parameter(name: str, label: str, why: str, example: str, kind: str = "number") -> Parameter:
+    return Parameter(name=name, label=label, why=why, example=example, kind=kind)  # type: ignore[arg-type]
 
 
 def head(path: Path, size: int = 512) -> bytes:
@@ -185,13 +295,12 @@ def size_of(path: Path) -> int:
 
 def rel(path: Path, root: Path) -> str:
     """A path relative to the detection root for evidence lines, absolute when outside it."""
+    if path == root:
+        return root.name or str(root)
     try:
-        return str(path.relative_to(root)) or "."
+        return str(path.relative_to(root))
     except ValueError:
         return str(path)
-
-
-T = TypeVar("T")
 
 
 @contextmanager
@@ -213,7 +322,7 @@ def reader_call(function: Callable[[], T]) -> tuple[T | None, str | None]:
 class SingleFileProbe(Probe):
     """A format whose every matching file is one recording: suffix first, then a content check.
 
-    ``check`` gets the file and returns evidence text when the content matches, else None. A file whose
+    ``matches`` gets the file and returns evidence text when the content matches, else None. A file whose
     suffix fits but content does not is left unmatched (not guessed).
     """
 
@@ -223,7 +332,7 @@ class SingleFileProbe(Probe):
     confidence: float = STRONG
     path_kwarg: str = "file_path"
 
-    def check(self, path: Path) -> str | None:
+    def matches(self, path: Path) -> str | None:
         raise NotImplementedError
 
     def extra(self, path: Path, index: FileIndex) -> dict[str, Any]:
@@ -233,11 +342,14 @@ class SingleFileProbe(Probe):
     def streams(self, path: Path) -> list[str]:
         return []
 
+    def category_of(self, interface: str, kwargs: dict[str, Any]) -> Category | None:
+        return self.category if interface == self.interface else super().category_of(interface, kwargs)
+
     def run(self, index: FileIndex) -> ProbeResult:
         result = ProbeResult()
         for suffix in self.suffixes:
             for path in index.files(suffix):
-                found = self.check(path)
+                found = self.matches(path)
                 if found is None:
                     continue
                 result.claimed.add(path)

@@ -16,5 +16,5 @@ class BiocamProbe(SingleFileProbe):
     suffixes = (".brw", ".bwr")
     confidence = CERTAIN
 
-    def check(self, path: Path) -> str | None:
+    def matches(self, path: Path) -> str | None:
         return "3Brain .brw, HDF5 signature" if head(path, 8) == HDF5_MAGIC else None

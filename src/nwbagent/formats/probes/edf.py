@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nwbagent.formats.probes.base import CERTAIN, FileIndex, SingleFileProbe, head, reader_call
+from nwbagent.formats.probes.base import CERTAIN, FileIndex, Signature, SingleFileProbe, head, reader_call
 
 
 class EDFProbe(SingleFileProbe):
@@ -14,8 +14,9 @@ class EDFProbe(SingleFileProbe):
     interface = "EDFRecordingInterface"
     suffixes = (".edf",)
     confidence = CERTAIN
+    signatures = (Signature("EDF", (".edf",), (b"0       ",), "'0' and 7 spaces"),)
 
-    def check(self, path: Path) -> str | None:
+    def matches(self, path: Path) -> str | None:
         raw = head(path, 256)
         return "EDF header (version '0       ')" if raw[:8] == b"0       " and len(raw) == 256 else None
 

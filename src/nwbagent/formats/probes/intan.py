@@ -2,19 +2,44 @@
 
 Streams are routed to interfaces with ``IntanConverter``'s own routing table, so detection and the
 converter can never disagree about which interface reads which stream.
+
+Time base: the RHD auxiliary inputs are sampled at a quarter of the amplifier rate, but in the "one file per
+signal type" and "one file per channel" formats Intan saves them at the amplifier rate (each sample four
+times), so ``auxiliary.dat``/``aux-*.dat`` hold exactly as many samples as ``time.dat``. neo reports them
+at the quarter rate, which would make the auxiliary series four times longer than the recording. When the
+counts prove it, every fourth sample is kept at the quarter rate: the series then lasts what the recording
+lasts and holds the samples the chip took.
 """
 
 from __future__ import annotations
 
 import struct
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from nwbagent.formats.model import Alternative, Category
-from nwbagent.formats.probes.base import CERTAIN, FileIndex, Probe, ProbeResult, head, reader_call, rel, unit
+import numpy as np
+
+from nwbagent.formats.model import Alternative, Category, Unit
+from nwbagent.formats.probes.base import (
+    CERTAIN,
+    FileIndex,
+    Prepared,
+    Probe,
+    ProbeResult,
+    Signature,
+    head,
+    reader_call,
+    rel,
+    unit,
+)
+from nwbagent.formats.probes.timebase import retimed
 
 MAGIC = {".rhd": 0xC6912702, ".rhs": 0xD69127AC}
+RHD = Signature("Intan RHD", (".rhd",), (struct.pack("<I", MAGIC[".rhd"]),), "magic number 0xC6912702")
+RHS = Signature("Intan RHS", (".rhs",), (struct.pack("<I", MAGIC[".rhs"]),), "magic number 0xD69127AC")
 _SIBLING_DATA = (".dat",)
+_AUX = "RHD2000 auxiliary input channel"
+_AMPLIFIER = "RHD2000 amplifier channel"
 
 
 def _streams(path: Path) -> tuple[list[str], str | None]:
@@ -37,6 +62,13 @@ class IntanProbe(Probe):
         "IntanDigitalInterface",
         "IntanStimInterface",
     )
+    categories: ClassVar[dict[str, Category]] = {
+        "IntanRecordingInterface": "recording",
+        "IntanStimInterface": "recording",
+        "IntanAnalogInterface": "auxiliary",
+        "IntanDigitalInterface": "auxiliary",
+    }
+    signatures = (RHD, RHS)
 
     def run(self, index: FileIndex) -> ProbeResult:
         from neuroconv.converters import IntanConverter
@@ -101,3 +133,33 @@ class IntanProbe(Probe):
                         )
                     )
         return result
+
+    def prepare(self, found: Unit, interface: Any) -> Prepared:
+        if found.interface != "IntanAnalogInterface" or found.kwargs.get("stream_name") != _AUX:
+            return Prepared()
+        recording = interface.recording_extractor
+        reader = getattr(recording, "neo_reader", None)
+        if reader is None or recording.get_num_segments() != 1:
+            return Prepared()
+        names = [str(n) for n in reader.header["signal_streams"]["name"]]
+        if _AMPLIFIER not in names:
+            return Prepared()
+        amplifier = reader.get_signal_size(0, 0, names.index(_AMPLIFIER))
+        channels = reader.header["signal_channels"]
+        amp_ids = reader.header["signal_streams"]["id"][names.index(_AMPLIFIER)]
+        amp_rate = float(channels[channels["stream_id"] == amp_ids]["sampling_rate"][0])
+        aux_rate = recording.get_sampling_frequency()
+        samples = recording.get_num_samples()
+        if samples != amplifier or not np.isclose(aux_rate * 4, amp_rate):
+            return Prepared()
+        interface.recording_extractor = retimed(recording, step=4)
+        return Prepared(
+            notes=[
+                f"Intan auxiliary inputs: the files hold {samples:,} samples, as many as the amplifier "
+                f"channels ({samples / amp_rate:.2f} s at {amp_rate:g} Hz), but the reader reports them at "
+                f"{aux_rate:g} Hz, which would make them last {samples / aux_rate:.2f} s. Intan saves these "
+                f"quarter-rate inputs at the amplifier rate (each sample four times) in this file format, "
+                f"so every fourth sample was kept at {aux_rate:g} Hz ({samples // 4:,} samples, "
+                f"{samples // 4 / aux_rate:.2f} s)."
+            ]
+        )

@@ -14,5 +14,5 @@ class MCSRawProbe(SingleFileProbe):
     suffixes = (".raw",)
     confidence = CERTAIN
 
-    def check(self, path: Path) -> str | None:
+    def matches(self, path: Path) -> str | None:
         return "MC_DataTool header" if head(path, 40).startswith(b"MC_DataTool binary conversion") else None

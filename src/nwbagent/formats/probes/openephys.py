@@ -3,21 +3,31 @@
 NeuroConv's router ``OpenEphysRecordingInterface`` wraps both; the specific interface is the unit and the
 router its alternative. Analog (ADC / NI-DAQ) binary streams go to ``OpenEphysBinaryAnalogInterface`` the
 way ``OpenEphysBinaryConverter`` routes them.
+
+A binary Record Node holds ``experiment<N>/recording<M>/``: each experiment is a separate acquisition (the
+GUI stopped and restarted acquisition; sample numbers restart), each recording a segment of one (recording
+was paused, the clock kept running). So every experiment is its own unit (``block_index``, labelled
+``experiment2``) and becomes its own file; its recordings are segments. Experiment N's settings are in
+``settings_N.xml`` (``settings.xml`` for the first), which is where its start time is; NeuroConv only reads
+``settings.xml``.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from nwbagent.formats.model import Alternative
+from nwbagent.formats.model import Alternative, Category, Unit
 from nwbagent.formats.probes.base import (
     CERTAIN,
     STRONG,
     FileIndex,
+    Prepared,
     Probe,
     ProbeResult,
     reader_call,
@@ -28,6 +38,40 @@ from nwbagent.formats.probes.base import (
 )
 
 _NON_NEURAL = ("ADC", "NI-DAQ")  # OpenEphysBinaryConverter's own rule
+_NUMBERED = re.compile(r"^(experiment|recording)(\d+)$")
+_DATE = re.compile(r"<DATE>([^<]+)</DATE>")
+
+
+def _number(name: str, kind: str) -> int | None:
+    match = _NUMBERED.match(name)
+    return int(match.group(2)) if match and match.group(1) == kind else None
+
+
+def _listed_experiments(node: Path, index: FileIndex) -> set[int]:
+    """Experiment numbers of a Record Node the detection root sits inside (the user gave one experiment
+    folder): the reader numbers blocks over all of them, so the block index must count them too."""
+    if node == index.root or index.root in node.parents:
+        return set()
+    try:
+        names = [entry.name for entry in node.iterdir() if entry.is_dir()]
+    except OSError:
+        return set()
+    return {n for name in names if (n := _number(name, "experiment")) is not None}
+
+
+def _settings_file(node: Path, experiment: int) -> Path:
+    return node / ("settings.xml" if experiment == 1 else f"settings_{experiment}.xml")
+
+
+def _settings_date(path: Path) -> datetime | None:
+    """``<INFO><DATE>17 Nov 2023 05:25:00</DATE>``, as NeuroConv reads it from settings.xml."""
+    match = _DATE.search(text_head(path, 16384))
+    if not match:
+        return None
+    try:
+        return datetime.strptime(match.group(1).strip(), "%d %b %Y %H:%M:%S")
+    except ValueError:
+        return None
 
 
 def _first(get_streams: Callable[..., Any], folder: Path) -> Any:
@@ -56,6 +100,12 @@ def _router(folder: Path, stream: str | None, streams: list[str]) -> Alternative
 
 class OpenEphysProbe(Probe):
     family = "Open Ephys"
+    categories: ClassVar[dict[str, Category]] = {
+        "OpenEphysBinaryAnalogInterface": "auxiliary",
+        "OpenEphysLegacyRecordingInterface": "recording",
+        "OpenEphysRecordingInterface": "recording",
+        "OpenEphysSortingInterface": "sorting",
+    }
     interfaces = (
         "OpenEphysBinaryRecordingInterface",
         "OpenEphysBinaryAnalogInterface",
@@ -77,13 +127,14 @@ class OpenEphysProbe(Probe):
                 continue
             # record node / experimentN / recordingN / structure.oebin
             node = oebin.parent.parent.parent
-            if not str(node).startswith(str(index.root)) or node not in index.dirs:
+            inside = node == index.root or index.root in node.parents
+            if not inside and not (node / "settings.xml").is_file():
                 node = oebin.parent
             nodes.setdefault(node, []).append(oebin)
         from spikeinterface.extractors.extractor_classes import OpenEphysBinaryRecordingExtractor
 
         for node, oebins in sorted(nodes.items()):
-            result.claimed.add(node)
+            result.claimed.add(node if node == index.root or index.root in node.parents else index.root)
             value, error = reader_call(
                 functools.partial(_first, OpenEphysBinaryRecordingExtractor.get_streams, node)
             )
@@ -94,37 +145,111 @@ class OpenEphysProbe(Probe):
                     "check that the continuous.dat files are present."
                 )
                 continue
-            settings = " and settings.xml" if "settings.xml" in index.dirs.get(node, []) else ""
-            evidence = [
-                f"{rel(o, index.root)}: Open Ephys binary structure.oebin (JSON){settings}" for o in oebins
-            ]
-            for stream in streams:
-                kwargs: dict[str, object] = {"folder_path": str(node)}
-                if len(streams) > 1:
-                    kwargs["stream_name"] = stream
-                if any(flag in stream for flag in _NON_NEURAL):
-                    result.units.append(
-                        unit(
-                            "OpenEphysBinaryAnalogInterface",
-                            {**kwargs, "stream_name": stream},
-                            "auxiliary",
-                            CERTAIN,
-                            [*evidence, f"stream {stream!r} is analog (ADC/NI-DAQ)"],
-                            streams=streams,
-                        )
+            settings = " and settings.xml" if (node / "settings.xml").is_file() else ""
+            experiments = self._experiments(oebins)
+            numbers = sorted({e for e in experiments if e is not None} | _listed_experiments(node, index))
+            several = len(numbers) > 1
+            for experiment, recordings in sorted(experiments.items(), key=lambda kv: kv[0] or 0):
+                block = numbers.index(experiment) if experiment in numbers else 0
+                label = f"experiment{experiment}" if experiment is not None else None
+                shown = [o for o in oebins if label is None or o.parent.parent.name == label]
+                evidence = [
+                    f"{rel(o, index.root)}: Open Ephys binary structure.oebin (JSON){settings}"
+                    for o in shown[:3]
+                ]
+                if len(shown) > 3:
+                    evidence.append(f"… and {len(shown) - 3} more structure.oebin files")
+                if several:
+                    evidence.append(
+                        f"{label} is one of {len(experiments)} experiments in this Record Node (separate "
+                        "acquisitions: each becomes its own file)"
                     )
-                    continue
-                result.units.append(
+                extra: dict[str, object] = {"block_index": block} if several else {}
+                segments = [f"recording{r}" for r in recordings] if recordings else []
+                result.units += self._stream_units(node, streams, evidence, extra, label, segments)
+
+    @staticmethod
+    def _experiments(oebins: list[Path]) -> dict[int | None, list[int]]:
+        """experiment number → its recording numbers, from the folder names (as neo numbers them)."""
+        found: dict[int | None, set[int]] = {}
+        for oebin in oebins:
+            experiment = _number(oebin.parent.parent.name, "experiment")
+            recording = _number(oebin.parent.name, "recording")
+            found.setdefault(experiment, set())
+            if recording is not None:
+                found[experiment].add(recording)
+        return {e: sorted(r) for e, r in found.items()}
+
+    @staticmethod
+    def _stream_units(
+        node: Path,
+        streams: list[str],
+        evidence: list[str],
+        extra: dict[str, object],
+        acquisition: str | None,
+        segments: list[str],
+    ) -> list[Unit]:
+        units: list[Unit] = []
+        for stream in streams:
+            kwargs: dict[str, object] = {"folder_path": str(node), **extra}
+            if len(streams) > 1:
+                kwargs["stream_name"] = stream
+            common: dict[str, Any] = {"streams": streams, "acquisition": acquisition, "segments": segments}
+            if any(flag in stream for flag in _NON_NEURAL):
+                units.append(
                     unit(
-                        "OpenEphysBinaryRecordingInterface",
-                        kwargs,
-                        "recording",
+                        "OpenEphysBinaryAnalogInterface",
+                        {**kwargs, "stream_name": stream},
+                        "auxiliary",
                         CERTAIN,
-                        [*evidence, f"neo lists stream {stream!r}"],
-                        streams=streams,
-                        alternatives=[_router(node, stream, streams)],
+                        [*evidence, f"stream {stream!r} is analog (ADC/NI-DAQ)"],
+                        **common,
                     )
                 )
+                continue
+            band: Category = "lfp" if stream.upper().endswith(("-LFP", "LFP", ".LFP")) else "recording"
+            units.append(
+                unit(
+                    "OpenEphysBinaryRecordingInterface",
+                    kwargs,
+                    band,
+                    CERTAIN,
+                    [*evidence, f"neo lists stream {stream!r}"],
+                    alternatives=[_router(node, stream, streams)],
+                    **common,
+                )
+            )
+        return units
+
+    def category_of(self, interface: str, kwargs: dict[str, Any]) -> Category | None:
+        if interface == "OpenEphysBinaryRecordingInterface":
+            stream = str(kwargs.get("stream_name", "")).upper()
+            return "lfp" if stream.endswith("LFP") else "recording"
+        return super().category_of(interface, kwargs)
+
+    def prepare(self, found: Unit, interface: Any) -> Prepared:
+        """Experiment N's start time is in settings_N.xml, which NeuroConv does not read."""
+        if found.acquisition is None or found.interface not in (
+            "OpenEphysBinaryRecordingInterface",
+            "OpenEphysBinaryAnalogInterface",
+        ):
+            return Prepared()
+        experiment = _number(found.acquisition, "experiment")
+        node = Path(str(found.kwargs["folder_path"]))
+        if experiment is None:
+            return Prepared()
+        settings = _settings_file(node, experiment)
+        start = _settings_date(settings)
+        if start is None:
+            return Prepared(
+                notes=[
+                    f"{settings.name} (the settings of {found.acquisition}) is missing or has no <DATE>; the "
+                    "start time comes from settings.xml, which is experiment1's."
+                ]
+            )
+        return Prepared(
+            metadata={"session_start_time": (start, f"{settings.name} <INFO><DATE> ({found.acquisition})")}
+        )
 
     def _legacy(self, index: FileIndex, result: ProbeResult) -> None:
         folders = sorted({path.parent for path in index.files(".continuous")})

@@ -14,7 +14,7 @@ class Spike2Probe(SingleFileProbe):
     suffixes = (".smr", ".smrx")
     confidence = STRONG
 
-    def check(self, path: Path) -> str | None:
+    def matches(self, path: Path) -> str | None:
         raw = head(path, 16)
         if raw[2:12] == b"(C) CED 87":
             return "Spike2 .smr signature '(C) CED 87'"

@@ -14,6 +14,6 @@ class SpikeGadgetsProbe(SingleFileProbe):
     suffixes = (".rec",)
     confidence = CERTAIN
 
-    def check(self, path: Path) -> str | None:
+    def matches(self, path: Path) -> str | None:
         text = text_head(path, 2048)
         return "Trodes XML <Configuration> header" if "<Configuration" in text else None

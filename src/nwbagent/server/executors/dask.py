@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from nwbagent.errors import UserFacingError
+from nwbagent.errors import UserFacingError, internal_error
 from nwbagent.server.executor_base import QueueEntry
 from nwbagent.server.executors._shared import SlotLine, Throttle, Ticket
 from nwbagent.server.jobs import JobCancelled, JobOutcome, JobSpec, run_conversion_job
@@ -283,10 +283,12 @@ class DaskExecutor:
                 "path": None,
             }
         else:
+            bug = internal_error(exc)
             error = {
                 "code": "handler_failed",
-                "message": f"{type(exc).__name__}: {exc}",
-                "hint": None,
+                "message": bug.problem,
+                "hint": bug.fix,
                 "path": None,
+                "details": bug.details,
             }
         return JobOutcome(status="failed", error=error)

@@ -35,6 +35,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from nwbagent.errors import internal_error
 from nwbagent.gc_tuning import tune_for_batch_work
 from nwbagent.server.executor_base import QueueEntry
 from nwbagent.server.executors._shared import SlotLine, Throttle, Ticket
@@ -107,7 +108,8 @@ def _worker_main(request: dict[str, Any], conn: Connection, server_pid: int | No
     try:
         outcome = run_conversion_job(request, sink)
     except BaseException as exc:  # run_conversion_job reports expected failures itself; this is a bug
-        error = {"code": "handler_failed", "message": f"{type(exc).__name__}: {exc}", "hint": None}
+        bug = internal_error(exc)
+        error = {"code": "handler_failed", "message": bug.problem, "hint": bug.fix, "details": bug.details}
         outcome = JobOutcome(status="failed", error=error).model_dump(mode="json")
     conn.send(("result", outcome))
     conn.close()

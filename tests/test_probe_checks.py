@@ -1,4 +1,8 @@
-"""Preflight on damaged copies of real recordings: each case is built from the real files in tmp_path."""
+"""Damage checks on damaged copies of real recordings: each case is built from the real files in tmp_path.
+
+The checks belong to the probes: detection runs them on the files each unit reads and leaves a damaged
+unit out with the explained error; the conversion then raises that error when nothing else is left.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from nwbagent.convert.preflight import CHECKS, preflight, read_spikeglx_meta
+from nwbagent.convert.select import nothing_to_convert
 from nwbagent.errors import UserFacingError
+from nwbagent.formats import detect
+from nwbagent.formats.probes import PROBES
+from nwbagent.formats.probes.spikeglx_checks import read_spikeglx_meta
+
+
+def preflight(path: Path) -> list[str]:
+    """Detection's warnings, raising the error of the first unit left out when nothing can convert."""
+    result = detect(path)
+    if result.left_out and not result.units:
+        raise nothing_to_convert(result)
+    assert not result.left_out, result.left_out
+    return result.warnings
+
 
 SPIKEGLX = "spikeglx/TEST_20210920_0_g0"
 STEM = "TEST_20210920_0_g0_t0.imec0.ap"
@@ -39,14 +56,14 @@ def test_real_data_passes(ephy_data: Path) -> None:
     folders = sorted(p for p in ephy_data.iterdir() if p.is_dir())
     assert len(folders) >= 16
     for folder in folders:
-        warnings = preflight(folder)  # raises on any error
-        assert all(isinstance(w, str) for w in warnings)
-    assert preflight(ephy_data)  # the whole corpus at once: only the SpikeGLX stub warning
+        result = detect(folder)
+        assert result.units and result.left_out == [], (folder, result.left_out)
+    assert any("0.03 s of the 1.02 s" in w for w in preflight(ephy_data))
 
 
 def test_real_spikeglx_stub_warns_with_real_duration(ephy_data: Path) -> None:
     bin_path = ephy_data / SPIKEGLX / f"{STEM}.bin"
-    warnings = preflight(ephy_data / SPIKEGLX)
+    warnings = [w for w in preflight(ephy_data / SPIKEGLX) if w.startswith(str(bin_path))]
     held = bin_path.stat().st_size // (N_CHANNELS * 2) / RATE
     assert warnings == [
         f"{bin_path}: file holds {held:.2f} s of the 1.02 s the .meta declares; converting what is there "
@@ -65,7 +82,7 @@ def test_short_bin_is_a_warning_with_duration(glx: Path) -> None:
         "fileSizeBytes=23598960", f"fileSizeBytes={int(declared_seconds * RATE) * 770}"
     )
     meta.write_text(text)
-    warnings = preflight(glx)
+    warnings = [w for w in preflight(glx) if "the .meta declares" in w]
     assert len(warnings) == 1
     assert f"file holds {n_samples / RATE:.2f} s of the 600.00 s the .meta declares" in warnings[0]
     assert str(bin_path) in warnings[0]
@@ -79,15 +96,18 @@ def test_meta_without_bin(glx: Path) -> None:
 
 
 def test_neuroconv_fails_on_meta_without_bin_without_preflight(glx: Path) -> None:
-    """Why the check exists: with an LF .meta whose .bin is gone, NeuroConv reports an unknown stream id."""
+    """Why the check exists: with an LF .meta whose .bin is gone, NeuroConv reports an unknown stream id.
+    Detection leaves that stream out with the reason and keeps the AP stream beside it."""
     from neuroconv.datainterfaces import SpikeGLXRecordingInterface
 
     lf_meta = glx / "TEST_20210920_0_g0_t0.imec0.lf.meta"
     lf_meta.write_text((glx / f"{STEM}.meta").read_text().replace(".imec0.ap.bin", ".imec0.lf.bin"))
     with pytest.raises(Exception, match=r"imec0\.lf"):
         SpikeGLXRecordingInterface(folder_path=str(glx), stream_id="imec0.lf")
-    with pytest.raises(UserFacingError, match=r"TEST_20210920_0_g0_t0\.imec0\.lf\.bin is missing"):
-        preflight(glx)
+    result = detect(glx)
+    assert "imec0.ap" in {u.stream for u in result.units}
+    (left,) = result.left_out
+    assert left.path == str(lf_meta) and "TEST_20210920_0_g0_t0.imec0.lf.bin is missing" in left.problem
 
 
 def test_odd_byte_count(glx: Path) -> None:
@@ -209,6 +229,45 @@ def test_missing_path(tmp_path: Path) -> None:
         preflight(tmp_path / "nope")
 
 
-def test_registry_is_one_list_of_functions() -> None:
-    assert len(CHECKS) >= 6 and all(callable(check) for check in CHECKS)
-    assert len({check.__name__ for check in CHECKS}) == len(CHECKS)
+def test_format_knowledge_lives_in_the_probes() -> None:
+    """Signatures are declared by the probes; there is no second registry of formats in convert/."""
+    import importlib.util
+
+    assert importlib.util.find_spec("nwbagent.convert.preflight") is None
+    signed = {s.format: p.family for p in PROBES for s in p.signatures}
+    assert {
+        "Intan RHD",
+        "Intan RHS",
+        "Axon ABF",
+        "EDF",
+        "Blackrock NSx",
+        "Blackrock NEV",
+        "Neuralynx",
+    } <= set(signed)
+    for probe in PROBES:
+        for interface, category in probe.categories.items():
+            assert interface in probe.interfaces, (probe.family, interface)
+            assert category in {"recording", "lfp", "sorting", "auxiliary", "icephys"}
+
+
+def test_a_neuralynx_events_file_is_not_a_damaged_blackrock_file(tmp_path: Path) -> None:
+    """`.nev` is both Blackrock's and Neuralynx's suffix: only a file that fits neither is damaged."""
+    from corpus import build_neuralynx_with_events
+
+    folder = build_neuralynx_with_events(tmp_path)
+    events = folder / "Events.nev"
+    result = detect(folder)
+    assert result.left_out == []
+    assert [u.interface for u in result.units] == ["NeuralynxRecordingInterface"]
+    alone = tmp_path / "just-events"
+    alone.mkdir()
+    (alone / "Events.nev").write_bytes(b"\x00" * 20000)
+    (damaged,) = detect(alone).left_out
+    assert damaged.path == str(alone / "Events.nev") and "Blackrock NEV or Neuralynx" in damaged.problem
+    # beside .ncs files the reader opens every file: the recording is left out, naming the damaged one
+    events.write_bytes(b"\x00" * 20000)
+    result = detect(folder)
+    assert result.units == []
+    (left,) = result.left_out
+    assert left.path == str(events) and "Events.nev does not start with the Neuralynx header" in left.problem
+    assert "move it out of the folder" in left.fix
