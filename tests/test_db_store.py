@@ -468,3 +468,52 @@ def test_a_database_from_a_newer_nwbagent_is_refused(engine: Engine) -> None:  #
     assert caught.value.code == "database_schema_unknown" and "upgrade nwbagent" in caught.value.fix
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+
+
+# ---- cheap reads and bounded documents (issue #13 item 3) -------------------------------------------------
+
+
+def test_peek_follows_every_save_and_is_shared_until_one(sql: SqlStore) -> None:
+    session = SessionState()
+    sql.create(session, token_hash=TOKEN_HASH, owner="key-1")
+    first = sql.peek(session.id)
+    assert sql.peek(session.id) is first  # unchanged: answered from memory
+    working = sql.get(session.id)
+    working.state = State.files_received
+    sql.save(working)
+    again = sql.peek(session.id)
+    assert again is not first and again.state is State.files_received and again.revision == working.revision
+    assert sql.access(session.id) == (TOKEN_HASH, "key-1")
+    sql.delete(session.id)
+    with pytest.raises(SessionNotFound):
+        sql.peek(session.id)
+
+
+def test_documents_over_the_limit_are_refused_and_nothing_changes(engine: Engine) -> None:  # noqa: F811
+    from nwbagent.agents.state import ChatTurn
+    from nwbagent.server.db.store import SessionTooLarge
+
+    sql = SqlStore(engine, max_document_bytes=100_000)
+    session = SessionState()
+    sql.create(session)
+    grown = sql.get(session.id)
+    grown.chat.append(ChatTurn(role="user", text="x" * 120_000))
+    with pytest.raises(SessionTooLarge) as info:
+        sql.save(grown)
+    assert info.value.code == "session_too_large" and "100,000" in info.value.problem
+    assert sql.get(session.id).chat == [] and sql.get(session.id).revision == session.revision
+    assert not sql.near_limit(session.id)
+    sql.peek(session.id)
+    assert not sql.near_limit(session.id)
+
+
+def test_touch_many_skips_sessions_deleted_meanwhile(sql: SqlStore) -> None:
+    from nwbagent.agents.state import utcnow
+
+    kept, gone = SessionState(), SessionState()
+    for s in (kept, gone):
+        sql.create(s)
+    sql.delete(gone.id)
+    later = utcnow() + timedelta(hours=1)
+    sql.touch_many({kept.id: later, gone.id: later})
+    assert sql.last_seen(kept.id) == later

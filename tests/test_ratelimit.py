@@ -1,8 +1,9 @@
 """Rate limits against real server processes with tiny limits, and against a real Redis shared by two.
 
-The four servers start together (start-up dominates the run time). Every test uses its own sessions, keys or
+The five servers start together (start-up dominates the run time). Every test uses its own sessions, keys or
 forwarded addresses, so no test spends another's budget. The main server trusts 127.0.0.1 as a proxy;
 clients that bind 127.0.0.2 are direct, untrusted peers, so one server shows both sides of X-Forwarded-For.
+The "untrusting" server trusts no proxy at all (the default), so even loopback clients cannot forge it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Servers:
     off: Server  # same limits, but NWBAGENT_RATE_LIMITS_ENABLED=false
     shared_a: Server  # API keys, Redis storage under `prefix`
     shared_b: Server  # a second instance on the same Redis prefix
+    untrusting: Server  # limits on, no trusted proxies (the default configuration)
     prefix: str
 
 
@@ -72,6 +74,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         "off": {**LIMITS, "NWBAGENT_RATE_LIMITS_ENABLED": "false"},
         "shared_a": keyed,
         "shared_b": keyed,
+        "untrusting": LIMITS,
     }
     started: dict[str, Server] = {}
     try:
@@ -129,6 +132,22 @@ def test_health_limit_and_spoofed_forwarded_for(servers: Servers) -> None:
         for spoof in ("203.0.113.9", "203.0.113.9, 198.51.100.1"):
             r = c.get("/api/health", headers={"X-Forwarded-For": spoof})
             _assert_limited(r, "5 per 1 minute", 60)
+
+
+def test_forwarded_for_is_never_believed_without_trusted_proxies(servers: Servers) -> None:
+    """Issue #13 item 2: uvicorn's own proxy-header handling trusted every loopback client, so a spent
+    convert limit came back with any X-Forwarded-For; only NWBAGENT_TRUSTED_PROXIES may grant that."""
+    with httpx.Client(base_url=servers.untrusting.base_url, timeout=30) as c:
+        sid, _ = _session(c)
+        assert c.post(f"/api/sessions/{sid}/actions/convert").status_code != 429
+        _assert_limited(c.post(f"/api/sessions/{sid}/actions/convert"), "1 per 1 hour", 3600)
+        for spoof in ("10.1.2.3", "10.1.2.3, 127.0.0.1"):
+            r = c.post(f"/api/sessions/{sid}/actions/convert", headers={"X-Forwarded-For": spoof})
+            _assert_limited(r, "1 per 1 hour", 3600)
+        for _ in range(6):  # the start-up probe of the fixture already used one
+            if c.get("/api/health").status_code == 429:
+                break
+        _assert_limited(c.get("/api/health", headers={"X-Forwarded-For": "10.9.9.9"}), "5 per 1 minute", 60)
 
 
 def test_trusted_proxy_keys_by_the_forwarded_address(servers: Servers) -> None:
@@ -234,6 +253,38 @@ def test_websocket_cap_per_client(servers: Servers) -> None:
         # Closing frees the slots.
         async with websockets.connect(url) as again:
             assert json.loads(await again.recv())["type"] == "snapshot"
+
+    asyncio.run(scenario())
+
+
+def test_websocket_cap_counts_all_sessions_of_a_client(servers: Servers) -> None:
+    """Issue #13 item 5: sessions are free to create, so the cap is the client's, across its sessions."""
+    address = "198.51.100.61"
+    with _via_proxy(servers.main, address) as c:
+        sessions = [_session(c) for _ in range(3)]
+        for _ in sessions:
+            c.headers.pop("X-Session-Token", None)
+
+    async def scenario() -> None:
+        def url(sid: str, token: str) -> str:
+            return f"ws://127.0.0.1:{servers.main.port}/api/sessions/{sid}/events?token={token}"
+
+        headers = {"X-Forwarded-For": address}
+        (a, ta), (b, tb), (d, td) = sessions
+        async with (
+            websockets.connect(url(a, ta), additional_headers=headers) as one,
+            websockets.connect(url(b, tb), additional_headers=headers) as two,
+        ):
+            assert json.loads(await one.recv())["type"] == "snapshot"
+            assert json.loads(await two.recv())["type"] == "snapshot"
+            async with websockets.connect(url(d, td), additional_headers=headers) as three:
+                with pytest.raises(websockets.exceptions.ConnectionClosed) as refused:
+                    await three.recv()
+                assert refused.value.rcvd is not None and refused.value.rcvd.code == 4429
+            # Another client (another address behind the proxy) has its own slots.
+            other = {"X-Forwarded-For": "198.51.100.62"}
+            async with websockets.connect(url(d, td), additional_headers=other) as elsewhere:
+                assert json.loads(await elsewhere.recv())["type"] == "snapshot"
 
     asyncio.run(scenario())
 

@@ -17,6 +17,7 @@ from server_helpers import Client, Server
 
 KEY = "k-test-1234567890"
 ADMIN = "admin-secret-0987654321"
+METRICS = "metrics-secret-5555555555"
 DESCRIPTION = "I'm Dr. Jane Smith from MIT. Mouse M12, an 8 week old male mouse, recorded in CA1."
 
 
@@ -30,6 +31,7 @@ def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Pa
     env = {
         "NWBAGENT_API_KEYS": json.dumps([KEY, "other-key-abcdef"]),
         "NWBAGENT_ADMIN_TOKEN": ADMIN,
+        "NWBAGENT_METRICS_TOKEN": METRICS,
         "NWBAGENT_DATA_ROOTS": json.dumps([str(roots)]),
     }
     srv = Server(data / "service", env).start()
@@ -53,6 +55,33 @@ def test_api_keys_are_required_and_own_their_sessions(keyed: tuple[Server, Path]
         mine.cookies.clear()  # the key alone lists the key's sessions
         assert sid in {s["id"] for s in mine.get("/api/sessions").json()}
         assert sid not in {s["id"] for s in theirs.get("/api/sessions").json()}
+
+
+def test_every_endpoint_needs_its_credential(keyed: tuple[Server, Path]) -> None:
+    """Issue #13 item 11, the README's endpoint table: with API keys set, only the liveness probe (status
+    alone) and the pages' static shell answer without a key; /metrics has its own token."""
+    server, _ = keyed
+    with httpx.Client(base_url=server.base_url) as anon:
+        r = anon.get("/api/health")
+        assert r.status_code == 200 and r.json() == {"status": "ok"}  # no paths, disk sizes or PIDs
+        for path in ("/api/samples", "/api/schema/metadata", "/openapi.json", "/api/sessions"):
+            r = anon.get(path)
+            assert r.status_code == 401 and r.json()["error"] == "api_key_required", path
+        assert anon.get("/metrics").status_code == 401
+        assert anon.get("/docs").status_code == 404 and anon.get("/redoc").status_code == 404
+        assert anon.get("/").status_code == 200 and anon.get("/static/js/api.js").status_code == 200
+    with httpx.Client(base_url=server.base_url, headers={"X-API-Key": KEY}) as keyed_client:
+        full = keyed_client.get("/api/health").json()
+        assert full["status"] == "ok" and full["disk"]["path"] and "worker_pids" in full["executor"]
+        for path in ("/api/samples", "/api/schema/metadata", "/openapi.json"):
+            assert keyed_client.get(path).status_code == 200, path
+        r = keyed_client.get("/metrics")  # an API key is not the metrics token
+        assert r.status_code == 401 and r.json()["error"] == "metrics_token_required"
+    for token in (METRICS, ADMIN):
+        r = httpx.get(f"{server.base_url}/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200 and "http_requests_total" in r.text
+    r = httpx.get(f"{server.base_url}/api/health", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert "executor" in r.json()
 
 
 def test_admin_listing_needs_the_admin_token(keyed: tuple[Server, Path]) -> None:

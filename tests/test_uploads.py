@@ -6,6 +6,7 @@ Every rejection test also checks that nothing was left behind, inside the upload
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import io
 import os
@@ -399,6 +400,31 @@ def test_client_disconnect_mid_upload_leaves_nothing(dest: Path, untouched: None
         asyncio.run(run())
 
 
+class _FullDisk(io.FileIO):
+    """A file whose writes fail as on a full disk once ``room`` bytes are written. The only stand-in for
+    the operating system in this module: a real full disk is tested in test_server_disk.py."""
+
+    room = 200_000
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        if self.tell() + len(data) > self.room:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().write(data)
+
+
+def test_full_disk_during_an_upload_is_507_and_leaves_nothing(
+    dest: Path, untouched: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nwbagent.server.uploads as uploads
+
+    monkeypatch.setattr(
+        uploads, "open", lambda path, mode: _FullDisk(path, "wb" if mode == "xb" else mode), raising=False
+    )
+    err = rejected([("small.bin", b"s" * 1000), ("rec/big.bin", os.urandom(3 * MiB))], dest)
+    assert (err.status_code, err.error) == (507, "disk_full")
+    assert "rec/big.bin" in err.message and "Nothing of this upload was kept" in err.hint
+
+
 def test_cancelled_upload_leaves_nothing(dest: Path, untouched: None) -> None:
     async def body() -> AsyncIterator[bytes]:
         async for chunk in chunked(pieces([("a.bin", b"a" * MiB), ("rec/b.bin", b"b" * 2 * MiB)])):
@@ -570,6 +596,30 @@ def test_tar_gz_bomb_is_stopped_while_streaming(dest: Path, untouched: None, tmp
     data = path.read_bytes()
     path.unlink()
     err = rejected([("bomb.tar.gz", data)], dest, UploadLimits(300 * MiB, 300 * MiB, 1000, 100))
+    assert (err.status_code, err.error) == (413, "archive_bomb")
+
+
+@pytest.mark.parametrize("mode", ["w", "w:gz"], ids=["tar", "tar.gz"])
+def test_truncated_tar_is_named_truncated_not_a_bomb(dest: Path, untouched: None, mode: str) -> None:
+    """Issue #13 item 14: the first entry's header claims far more than the ratio allows of what is left of
+    the archive; that is what a cut-off download looks like, and it must be called that."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=mode) as tf:
+        add_tar_member(tf, "rec/a.bin", os.urandom(3 * MiB))
+    cut = buf.getvalue()[:60_000]
+    err = rejected(
+        [("rec.tar" if mode == "w" else "rec.tar.gz", cut)], dest, UploadLimits(MiB * 10, MiB * 10, 100, 10)
+    )
+    assert (err.status_code, err.error) == (400, "truncated_archive")
+    assert "ends early" in err.message and "bomb" not in err.message
+
+
+def test_tar_bomb_with_honest_headers_is_still_a_bomb(dest: Path, untouched: None) -> None:
+    """Checking the ratio on real bytes (for tars) must still stop a real bomb before it is written."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        add_tar_member(tf, "zeros.bin", b"\x00" * 8 * MiB)
+    err = rejected([("bomb.tar.gz", buf.getvalue())], dest, UploadLimits(100 * MiB, 100 * MiB, 100, 20))
     assert (err.status_code, err.error) == (413, "archive_bomb")
 
 

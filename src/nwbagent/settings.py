@@ -80,6 +80,20 @@ class Settings(BaseSettings):
     api_keys: list[str] = Field(
         default_factory=list, description="If set, every API call needs one (X-API-Key)"
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for /metrics (unset: /metrics needs an API key when keys are set)",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins besides the service's own whose cookie-authenticated requests and "
+        'WebSockets are accepted, e.g. ["https://lab.example.org"] (JSON list)',
+    )
+    docs_enabled: bool = Field(
+        default=False,
+        description="Serve the interactive API docs at /docs and /redoc (they load Swagger UI and ReDoc "
+        "from a public CDN)",
+    )
     session_idle_hours: float = Field(
         default=72.0, description="Idle sessions (and their files) are removed after this"
     )
@@ -88,6 +102,25 @@ class Settings(BaseSettings):
     max_archive_entries: int = Field(default=10_000, description="Most entries an uploaded archive may hold")
     max_archive_ratio: float = Field(
         default=200.0, description="Largest expanded/compressed size ratio of an archive"
+    )
+    max_json_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body of any endpoint but uploads"
+    )
+    max_metadata_value_chars: int = Field(
+        default=10_000, ge=100, description="Longest value of one metadata field (NWB fields are short)"
+    )
+    max_session_document_bytes: int = Field(
+        default=4 * 1024**2,
+        ge=64 * 1024,
+        description="Largest stored record of one session (its history, metadata and results)",
+    )
+    body_idle_timeout_s: float = Field(
+        default=30.0, gt=0, description="A request body that sends nothing for this long is dropped"
+    )
+    min_free_disk_bytes: int = Field(
+        default=512 * 1024**2,
+        ge=0,
+        description="Health reports degraded when the data dir's disk has less free space than this",
     )
     executor: Literal["local", "dask"] = Field(default="local")
     max_concurrent_conversions: int = Field(
@@ -99,6 +132,12 @@ class Settings(BaseSettings):
     turn_wait_s: float = Field(
         default=5.0,
         description="How long a chat request waits for the agents before answering 202 (then WebSocket)",
+    )
+    busy_wait_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a request waits for the session's running agent turn to end (e.g. reports "
+        "being written after a conversion) before it is refused with 409 session_busy",
     )
 
     # Observability and limits.

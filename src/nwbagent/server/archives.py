@@ -114,6 +114,7 @@ class _Extraction:
         self.seen: dict[PurePosixPath, bool] = {}  # path -> is a folder
         self.count = 0
         self.total = 0
+        self.streamed = archive_suffix(archive.name) != ".zip"
 
     def reject(self, status: int, error: str, problem: str, hint: str = _ARCHIVE_HINT) -> UploadRejected:
         return UploadRejected(
@@ -127,6 +128,15 @@ class _Extraction:
             f"it expands to more than {self.limits.max_archive_ratio:g} times its own size "
             f"({human_bytes(self.archive.stat().st_size)}), which is how archive bombs fill a disk.",
             "If this is a genuine recording, upload the files without compressing them.",
+        )
+
+    def truncated(self) -> UploadRejected:
+        return self.reject(
+            400,
+            "truncated_archive",
+            f"it ends early ({human_bytes(self.archive.stat().st_size)} arrived): the last entry is cut off, "
+            "as happens when a download or copy is interrupted.",
+            "Re-create or re-download the archive, check that it opens on your machine, and upload it again.",
         )
 
     def too_many(self, count: int | None = None) -> UploadRejected:
@@ -185,7 +195,11 @@ class _Extraction:
                 f"{human_bytes(self.limits.max_file_bytes)} per file.",
                 "Split the recording or ask the operator to raise NWBAGENT_MAX_FILE_BYTES.",
             )
-        if self.total + declared > self.ratio_cap:
+        # A tar is read as a stream, so a header claiming more than the ratio allows is checked against
+        # the bytes that really follow: a truncated archive (whose headers outgrow what is left of it) is
+        # then reported as truncated, not as a bomb. A zip's sizes come from its intact directory.
+        ratio_by_bytes = self.total + declared > self.ratio_cap
+        if ratio_by_bytes and not self.streamed:
             raise self.bomb()
         if self.total + declared > self.budget:
             raise self.reject(
@@ -209,8 +223,11 @@ class _Extraction:
         overflow = self.reject(
             400, "bad_archive", f"the entry {shown!r} holds more data than its header says."
         )
+        limit = declared
+        if ratio_by_bytes:
+            limit, overflow = max(0, int(self.ratio_cap - self.total)), self.bomb()
         with fh:
-            size, sha = copy_bounded(src, fh, declared, overflow)
+            size, sha = copy_bounded(src, fh, limit, overflow)
         if size != declared:
             raise self.reject(400, "bad_archive", f"the entry {shown!r} is shorter than its header says.")
         self.total += size
@@ -295,6 +312,20 @@ def _extract_zip(x: _Extraction) -> None:
 
 
 def _extract_tar(x: _Extraction) -> None:
+    try:
+        _extract_tar_stream(x)
+    except tarfile.ReadError as exc:
+        # Only once an entry was read is "the data ran out" a cut-off archive rather than a non-archive.
+        if x.count and ("unexpected end" in str(exc) or "truncated" in str(exc)):
+            raise x.truncated() from None
+        raise
+    except EOFError:  # a compressed stream cut before its end marker
+        if x.count:
+            raise x.truncated() from None
+        raise
+
+
+def _extract_tar_stream(x: _Extraction) -> None:
     # Stream mode reads the archive once, front to back, even when compressed: no seeking, no pre-scan.
     with tarfile.open(x.archive, mode="r|*") as tf:
         for member in tf:

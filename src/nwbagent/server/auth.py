@@ -4,7 +4,9 @@ A session is reachable only with its token: the ``X-Session-Token`` header, or t
 (httponly, samesite=lax) set when the session was created, or a ``token`` query parameter for WebSockets,
 which browsers cannot give headers. Only a hash of the token is stored. A wrong or missing token gets the
 same 404 as an id that does not exist, so ids cannot be probed. Deployments can also require an API key on
-every call (``NWBAGENT_API_KEYS``); the admin listing needs ``NWBAGENT_ADMIN_TOKEN``.
+every call (``NWBAGENT_API_KEYS``); the admin listing needs ``NWBAGENT_ADMIN_TOKEN``. A change made with the
+cookie alone must also come from the service's own origin (``security.py``), since any page's requests carry
+the cookie.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import Any
 
 from fastapi import Request
 from starlette.requests import HTTPConnection
@@ -21,14 +24,27 @@ TOKEN_HEADER = "x-session-token"
 
 
 class ApiError(Exception):
-    """An HTTP error in the service's JSON shape ``{error, message, hint}``."""
+    """An HTTP error in the service's JSON shape ``{error, message, hint}`` (plus ``extra`` fields, e.g. a
+    409's ``state`` and ``allowed``)."""
 
-    def __init__(self, status: int, error: str, message: str, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        message: str,
+        hint: str | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error = error
         self.message = message
         self.hint = hint
+        self.extra = extra or {}
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.error, "message": self.message, "hint": self.hint, **self.extra}
 
 
 def new_token() -> str:
@@ -50,6 +66,11 @@ def presented_token(conn: HTTPConnection, session_id: str, *, allow_query: bool 
     return token
 
 
+def token_from_cookie(conn: HTTPConnection, session_id: str) -> bool:
+    """Whether the token :func:`presented_token` finds is the cookie, which any page's request carries."""
+    return not conn.headers.get(TOKEN_HEADER) and cookie_name(session_id) in conn.cookies
+
+
 def token_matches(token: str | None, stored_hash: str | None) -> bool:
     if not token or not stored_hash:
         return False
@@ -65,7 +86,7 @@ def not_found() -> ApiError:
     )
 
 
-def api_key_owner(request: Request, keys: list[str]) -> str | None:
+def api_key_owner(request: HTTPConnection, keys: list[str]) -> str | None:
     """The caller's API key id (a hash prefix, never the key), or None when keys are not required.
 
     Raises 401 when keys are configured and the request carries none of them.
@@ -84,6 +105,15 @@ def api_key_owner(request: Request, keys: list[str]) -> str | None:
         "This deployment requires an API key.",
         "Send it as the X-API-Key header (or Authorization: Bearer <key>).",
     )
+
+
+def bearer_matches(conn: HTTPConnection, secret: str | None) -> bool:
+    """Whether ``Authorization: Bearer <secret>`` was sent (constant-time; False when no secret is set)."""
+    if not secret:
+        return False
+    auth = conn.headers.get("authorization", "")
+    given = auth[7:] if auth.lower().startswith("bearer ") else ""
+    return hmac.compare_digest(given.encode(), secret.encode())
 
 
 def require_admin(request: Request, admin_token: str | None) -> None:

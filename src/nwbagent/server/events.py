@@ -16,6 +16,8 @@ import threading
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
 from nwbagent.agents.messages import Message
 
 log = logging.getLogger("nwbagent.server.events")
@@ -103,7 +105,14 @@ class EventHub:
             if self._sink is not None:
                 try:
                     event["id"] = self._sink.append(event["session_id"], event["type"], event["payload"])
-                except Exception:  # a full disk must not stop live updates
+                except IntegrityError:
+                    # The session was deleted while its work was still reporting (its rows cascade away):
+                    # a normal end, nothing to store and nobody left to tell.
+                    log.debug("event for deleted session %s dropped", event["session_id"])
+                    continue
+                except SQLAlchemyError as exc:  # a full disk must not stop live updates
+                    log.warning("could not store event for session %s: %s", event["session_id"], exc)
+                except Exception:
                     log.exception("could not store event for session %s", event["session_id"])
             loop = self._loop
             if loop is not None and not loop.is_closed():

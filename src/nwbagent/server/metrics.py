@@ -14,6 +14,10 @@ restart correctly, and cost nothing between scrapes.
 
 HTTP requests are labelled by route *template* (``/api/sessions/{session_id}/status``), never by the raw
 path: session ids are secrets of a kind and unbounded, so they must not become label values.
+
+Who may scrape: with ``NWBAGENT_METRICS_TOKEN`` set, a scraper sends ``Authorization: Bearer <token>``
+(Prometheus' ``authorization`` setting); otherwise, when API keys are required, any valid API key (or the
+admin token) opens it; with neither, it is open like the rest of a keyless service.
 """
 
 from __future__ import annotations
@@ -97,14 +101,39 @@ def install_metrics(app: FastAPI, settings: Settings) -> None:
     app.state.metrics_registry = registry
     app.add_middleware(_HttpMetrics, requests=requests, durations=durations)
     app.add_api_route(
-        METRICS_PATH, _endpoint(registry), methods=["GET"], include_in_schema=False, name="metrics"
+        METRICS_PATH,
+        _endpoint(registry, settings),
+        methods=["GET"],
+        include_in_schema=False,
+        name="metrics",
     )
 
 
-def _endpoint(registry: CollectorRegistry) -> Any:
+def require_scraper(request: Request, settings: Settings) -> None:
+    """Raise a 401 ``ApiError`` unless the caller may read ``/metrics`` (see the module docstring)."""
+    from nwbagent.server.auth import ApiError, api_key_owner, bearer_matches
+
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    admin = settings.admin_token.get_secret_value() if settings.admin_token else None
+    if bearer_matches(request, admin):
+        return
+    if token:
+        if bearer_matches(request, token):
+            return
+        raise ApiError(
+            401,
+            "metrics_token_required",
+            "Reading /metrics needs the metrics token.",
+            "Send Authorization: Bearer <NWBAGENT_METRICS_TOKEN> (Prometheus: the job's authorization).",
+        )
+    api_key_owner(request, settings.api_keys)
+
+
+def _endpoint(registry: CollectorRegistry, settings: Settings) -> Any:
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
     async def metrics(request: Request) -> Response:
+        require_scraper(request, settings)
         # generate_latest runs the collectors, which query the database: keep it off the event loop.
         body = await asyncio.to_thread(generate_latest, registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -7,6 +7,7 @@ through this module, so there is one place to audit for path traversal.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -57,6 +58,38 @@ class UploadRejected(Exception):
 
     def to_dict(self) -> dict[str, str]:
         return {"error": self.error, "message": self.message, "hint": self.hint}
+
+
+def storage_failure(exc: OSError, shown: str | None = None) -> UploadRejected:
+    """The client's view of the server failing to write: a full disk or an unwritable folder is the
+    server's problem, said as such, never a traceback (and never the server's paths)."""
+    what = f"{shown!r} could not be stored" if shown else "the upload could not be stored"
+    kept = "Nothing of this upload was kept."
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return UploadRejected(
+            507,
+            "disk_full",
+            f"The server's disk is full: {what}.",
+            f"{kept} Delete sessions you no longer need, or ask the operator to free space, then upload "
+            "again.",
+            path=shown,
+        )
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return UploadRejected(
+            503,
+            "storage_unavailable",
+            f"The server cannot write its upload folder ({exc.strerror}): {what}.",
+            f"{kept} This is a problem of the server, not of your files: tell the operator that "
+            "NWBAGENT_DATA_DIR must be writable.",
+            path=shown,
+        )
+    return UploadRejected(
+        500,
+        "storage_error",
+        f"Writing to the server's disk failed ({exc.strerror or type(exc).__name__}): {what}.",
+        f"{kept} Try again; if it keeps failing, tell the operator.",
+        path=shown,
+    )
 
 
 @dataclass(frozen=True)
@@ -225,13 +258,7 @@ def resolve_server_path(path: str, roots: list[str]) -> Path:
             "'[\"/data/recordings\"]'.",
             path=path,
         )
-    if not isinstance(path, str) or not path.strip() or "\x00" in path:
-        raise UploadRejected(
-            400,
-            "bad_path",
-            f"{path!r} is not a usable path.",
-            "Give the full path of a folder on the server.",
-        )
+    _check_path_text(path)
     real_roots = [Path(os.path.realpath(os.path.expanduser(r))) for r in roots]
     listed = ", ".join(str(r) for r in roots)
     candidates = [Path(path)] if os.path.isabs(path) else [root / path for root in real_roots]
@@ -239,7 +266,17 @@ def resolve_server_path(path: str, roots: list[str]) -> Path:
     for candidate in candidates:
         real = Path(os.path.realpath(candidate))
         if any(real == root or real.is_relative_to(root) for root in real_roots):
-            if real.exists():
+            try:
+                exists = real.exists()
+            except OSError as exc:  # e.g. a folder the server may not enter
+                raise UploadRejected(
+                    403,
+                    "path_unreadable",
+                    f"{path!r} cannot be read by the server ({exc.strerror}).",
+                    "Ask the operator to make the folder readable by the service.",
+                    path=path,
+                ) from None
+            if exists:
                 return real
             allowed = allowed or real
     if allowed is not None:
@@ -257,3 +294,31 @@ def resolve_server_path(path: str, roots: list[str]) -> Path:
         f"Use a path inside one of those folders. {roots_hint}",
         path=path,
     )
+
+
+def _check_path_text(path: object) -> None:
+    """A server path must be text the file system can take: no NUL, valid UTF-8, within the OS limits
+    (a 5,000-character name would otherwise surface as ENAMETOOLONG deep inside a request)."""
+    hint = "Give the path of a folder on the server, e.g. 'mouse1/day3'."
+    if not isinstance(path, str) or not path.strip() or "\x00" in path:
+        raise UploadRejected(400, "bad_path", f"{path!r} is not a usable path.", hint)
+    try:
+        encoded = path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UploadRejected(400, "bad_path", "The path is not valid UTF-8 text.", hint) from None
+    if len(encoded) > MAX_PATH_BYTES:
+        raise UploadRejected(
+            400,
+            "bad_path",
+            f"The path is {len(encoded):,} bytes long; the limit is {MAX_PATH_BYTES:,}.",
+            hint,
+        )
+    longest = max(len(part.encode("utf-8")) for part in path.replace("\\", "/").split("/"))
+    if longest > MAX_COMPONENT_BYTES:
+        raise UploadRejected(
+            400,
+            "bad_path",
+            f"A part of the path is {longest:,} bytes long; the limit is {MAX_COMPONENT_BYTES} per folder "
+            "or file name.",
+            hint,
+        )

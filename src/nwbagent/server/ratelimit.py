@@ -161,7 +161,7 @@ class RateLimits:
         if owner is None and self.api_keys:
             # Endpoints open without a key (health) still count a caller that sent a valid one by its key.
             with contextlib.suppress(ApiError):
-                owner = api_key_owner(conn, self.api_keys)  # type: ignore[arg-type]
+                owner = api_key_owner(conn, self.api_keys)
         if owner is not None:
             return f"key:{owner}"
         if session_id is not None:

@@ -2,7 +2,12 @@
 
 Built once at start-up (migrations, crash recovery, the bundled sample) and torn down at shutdown. The
 Conversion agent gets a runner that sends conversions to the executor and records each as a job, so the
-web process itself never converts.
+web process itself never converts; before a job is sent, its source is checked again (``sources.py``), so
+a symbolic link planted after detection cannot smuggle a file from outside the allowed roots into an NWB
+file.
+
+Sessions' last use is recorded in memory and written in batches (:meth:`Service.seen`): a request that
+only reads must not wait for a write, nor fail when the disk is full or the database read-only.
 """
 
 from __future__ import annotations
@@ -10,12 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from nwbagent import metrics
 from nwbagent.agents.bus import Bus
@@ -24,7 +32,7 @@ from nwbagent.agents.conversation import ConversationAgent, Turn
 from nwbagent.agents.conversion import ConversionAgent
 from nwbagent.agents.evaluation import EvaluationAgent
 from nwbagent.agents.messages import Message
-from nwbagent.agents.state import SessionState
+from nwbagent.agents.state import SessionState, utcnow
 from nwbagent.agents.units import streams_view
 from nwbagent.errors import UserFacingError
 from nwbagent.llm import get_provider_or_rules
@@ -35,13 +43,21 @@ from nwbagent.server.events import EventHub
 from nwbagent.server.executor_base import Executor
 from nwbagent.server.executors import make_executor
 from nwbagent.server.jobs import JobSpec
+from nwbagent.server.paths import UploadRejected
 from nwbagent.server.recovery import recover
+from nwbagent.server.samples import SAMPLES, ensure_sample, sample_path
+from nwbagent.server.sources import Root, check_source, overlap, root_of
 from nwbagent.settings import Settings
 
 log = logging.getLogger("nwbagent.server")
 
-SAMPLES = {"neuropixels": "Synthetic Neuropixels 1.0 SpikeGLX run (10 s, 385 channels, AP + LF)"}
+__all__ = ["SAMPLES", "Service"]
+
 _PROGRESS_DB_INTERVAL_S = 1.0
+#: How often recorded last-use times are written to the database.
+SEEN_FLUSH_S = 15.0
+#: Longest a walk over a source may run: ten times what detection itself would look at.
+_CHECK_FACTOR = 10
 
 
 def _warm_imports() -> None:
@@ -63,11 +79,12 @@ class Service:
         url = settings.database_url or f"sqlite:///{self.data_dir / 'nwbagent.db'}"
         self.engine = make_engine(url)
         upgrade(self.engine)
-        self.store = SqlStore(self.engine)
+        self.store = SqlStore(self.engine, max_document_bytes=settings.max_session_document_bytes)
         self.jobs = JobRepo(self.engine)
         self.events = EventRepo(self.engine)
         self.hub = EventHub(self.events)
-        self.recovered = recover(self.store, self.jobs, self.sessions_dir)
+        # Without the size cap: a session stored before the cap existed must still be put back in order.
+        self.recovered = recover(SqlStore(self.engine), self.jobs, self.sessions_dir)
         self.executor: Executor = make_executor(settings)
         self.provider, self.provider_note = get_provider_or_rules(settings)
         self.bus = Bus()
@@ -78,6 +95,33 @@ class Service:
             self.bus, self.store, self.provider, provider_note=self.provider_note
         )
         self._turns: dict[str, asyncio.Task[Turn]] = {}
+        self._seen: dict[str, datetime] = {}
+        self._seen_lock = threading.Lock()
+        #: Why the last batch of writes failed (for health), None once one succeeds again.
+        self.write_failure: str | None = None
+        self._own = self._own_folders(url)
+        self.roots = [Root.of(r, r, forbidden=self._own) for r in settings.data_roots]
+        for root in self.roots:
+            clash = overlap(root.path, [self.data_dir, *self._own])
+            if clash is not None:
+                log.warning(
+                    "the data root %s overlaps this service's own folder %s: sessions' files and the "
+                    "database there are refused as sources, but keep NWBAGENT_DATA_DIR and "
+                    "NWBAGENT_WORK_DIR outside NWBAGENT_DATA_ROOTS",
+                    root.label,
+                    clash,
+                )
+
+    def _own_folders(self, url: str) -> list[Path]:
+        """Folders (and the database file) no session may read: other sessions live there. The work dir
+        counts once it exists (the service itself writes outputs into each session's folder)."""
+        own = [self.sessions_dir.resolve()]
+        work = Path(self.settings.work_dir).expanduser().resolve()
+        if work.exists():
+            own.append(work)
+        if self.engine.url.get_backend_name() == "sqlite" and self.engine.url.database:
+            own.append(Path(self.engine.url.database).expanduser().resolve())
+        return own
 
     @property
     def sessions_dir(self) -> Path:
@@ -87,20 +131,11 @@ class Service:
         return self.sessions_dir / session_id
 
     def sample_path(self, name: str) -> Path:
-        return self.data_dir / "samples" / name / "sample_g0"
+        return sample_path(self.data_dir, name)
 
     def ensure_samples(self) -> None:
         """The one-click sample: made once, shared read-only by every session that picks it."""
-        from nwbagent.sample import make_spikeglx_sample
-
-        folder = self.sample_path("neuropixels")
-        if not (folder / "sample_g0_t0.imec0.ap.meta").exists():
-            tmp = folder.parent.with_name("neuropixels.partial")
-            shutil.rmtree(tmp, ignore_errors=True)
-            made = make_spikeglx_sample(tmp, 10.0)
-            shutil.rmtree(folder.parent, ignore_errors=True)
-            tmp.rename(folder.parent)
-            assert (folder.parent / made.name).exists()
+        ensure_sample(self.data_dir)
 
     async def start(self) -> None:
         self.hub.start(asyncio.get_running_loop())
@@ -110,9 +145,60 @@ class Service:
     async def stop(self) -> None:
         for task in list(self._turns.values()):
             task.cancel()
+        await asyncio.to_thread(self.flush_seen)
         await asyncio.to_thread(self.executor.shutdown)
         self.hub.stop()
         self.engine.dispose()
+
+    # ---- last use, recorded without a write per request ------------------------------------------
+
+    def seen(self, session_id: str) -> None:
+        """Note that the session was used now; written by the next :meth:`flush_seen`."""
+        with self._seen_lock:
+            self._seen[session_id] = utcnow()
+
+    def flush_seen(self) -> None:
+        """Write the recorded last-use times; on failure keep them for the next try and tell health."""
+        with self._seen_lock:
+            batch, self._seen = self._seen, {}
+        if not batch:
+            return
+        try:
+            self.store.touch_many(batch)
+        except SQLAlchemyError as exc:
+            with self._seen_lock:
+                self._seen = {**batch, **self._seen}
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            failure = reason[0] if reason else type(exc).__name__
+            if failure != self.write_failure:
+                log.warning("could not record sessions' last use (will retry): %s", failure)
+            self.write_failure = failure
+            return
+        self.write_failure = None
+
+    # ---- what a session may read ---------------------------------------------------------------------
+
+    def source_roots(self, session_id: str) -> list[Root]:
+        """Where a session's source may come from: its own folder, the samples, the data roots."""
+        own = Root.of(self.session_dir(session_id), "this session's uploads")
+        samples = Root.of(self.data_dir / "samples", "the bundled samples")
+        return [own, samples, *self.roots]
+
+    def check_source(self, source: Path, session_id: str) -> None:
+        """Refuse (``UploadRejected``) a source that is, or holds a link to, anything outside its root.
+
+        Blocking: walks the source. Call from a thread.
+        """
+        real = source.resolve()
+        root = root_of(real, self.source_roots(session_id))
+        if root is None:
+            raise UploadRejected(
+                403,
+                "path_not_allowed",
+                "The session's source is no longer inside the folders this server may read.",
+                "Choose the recording again.",
+            )
+        check_source(real, root, max_entries=_CHECK_FACTOR * self.settings.detect_max_files)
 
     # ---- agent turns, run out of the request ------------------------------------------------------
 
@@ -124,7 +210,7 @@ class Service:
         """
         task = asyncio.create_task(self._send(session_id, action, payload))
         self._turns[f"{session_id}:{id(task)}"] = task
-        task.add_done_callback(lambda t: self._turns.pop(f"{session_id}:{id(t)}", None))
+        task.add_done_callback(lambda t: self._turn_done(session_id, t))
         done, _ = await asyncio.wait({task}, timeout=self.settings.turn_wait_s)
         return task.result() if done else None
 
@@ -142,6 +228,19 @@ class Service:
             self.hub.emit(session_id, "error", {"message": str(exc)})
             raise
 
+    def _turn_done(self, session_id: str, task: asyncio.Task[Turn]) -> None:
+        self._turns.pop(f"{session_id}:{id(task)}", None)
+        # A turn that outlived its request has no one to raise to; its error already went out as an
+        # event. Retrieving it here keeps asyncio from logging "exception was never retrieved".
+        if not task.cancelled():
+            task.exception()
+
+    async def until_idle(self, session_id: str, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) for the session's running turns to end; returns either way."""
+        running = [t for k, t in self._turns.items() if k.startswith(f"{session_id}:") and not t.done()]
+        if running and timeout > 0:
+            await asyncio.wait(running, timeout=timeout)
+
     def busy(self, session_id: str) -> bool:
         return any(key.startswith(f"{session_id}:") and not t.done() for key, t in self._turns.items())
 
@@ -151,6 +250,10 @@ class Service:
         self, message: Message, request: ConvertRequest, progress: Callable[[dict[str, Any]], None]
     ) -> ConvertReply:
         """Runs in a bus worker thread: records the job, waits for the executor, reports progress."""
+        try:
+            self.check_source(Path(request.source), message.session_id)
+        except UploadRejected as exc:
+            raise UserFacingError(exc.message, fix=exc.hint, code=exc.error) from None
         spec = JobSpec(
             job_id=uuid.uuid4().hex,
             session_id=message.session_id,
@@ -247,6 +350,7 @@ class Service:
 
     def expire_idle(self, older_than: timedelta) -> list[str]:
         """Remove sessions nobody touched for ``older_than``, with their files; busy ones are kept."""
+        self.flush_seen()
         removed = []
         for session_id in self.store.idle_ids(older_than):
             if self.busy(session_id):

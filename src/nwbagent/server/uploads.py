@@ -13,6 +13,7 @@ and turns :class:`UploadRejected` into JSON ``{error, message, hint}``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 import shutil
@@ -37,6 +38,7 @@ from nwbagent.server.paths import (
     resolve_server_path,
     safe_relative_path,
     safe_target,
+    storage_failure,
 )
 
 if TYPE_CHECKING:
@@ -274,17 +276,24 @@ class _Receiver:
         with self.lock:
             if self.aborted:
                 return
-            for op, arg in ops:
-                if op == "open":
-                    assert isinstance(arg, PurePosixPath)
-                    self.open(arg)
-                elif op == "data":
-                    assert isinstance(arg, bytes) and self.fh is not None
-                    self.fh.write(arg)
-                    self.hasher.update(arg)
-                    self.current_size += len(arg)
-                else:
-                    self.close()
+            try:
+                self._apply(ops)
+            except OSError as exc:  # a full disk, a read-only folder: the server's fault, said so
+                shown = self.current[0].as_posix() if self.current else None
+                raise storage_failure(exc, shown) from None
+
+    def _apply(self, ops: list[tuple[str, object]]) -> None:
+        for op, arg in ops:
+            if op == "open":
+                assert isinstance(arg, PurePosixPath)
+                self.open(arg)
+            elif op == "data":
+                assert isinstance(arg, bytes) and self.fh is not None
+                self.fh.write(arg)
+                self.hasher.update(arg)
+                self.current_size += len(arg)
+            else:
+                self.close()
 
     def open(self, rel: PurePosixPath) -> None:
         target = safe_target(self.dest, rel)
@@ -304,6 +313,8 @@ class _Receiver:
                 _EXISTS_HINT,
                 path=shown,
             ) from None
+        except OSError as exc:  # a full disk, a read-only folder
+            raise storage_failure(exc, shown) from None
         self.created.files.append(target)
         self.current = (rel, target)
         self.hasher = hashlib.sha256()
@@ -324,7 +335,8 @@ class _Receiver:
         with self.lock:
             self.aborted = True
             if self.fh is not None:
-                self.fh.close()
+                with contextlib.suppress(OSError):  # its buffer may not fit on a full disk either
+                    self.fh.close()
                 self.fh = None
             for tree in reversed(self.created_trees):
                 shutil.rmtree(tree, ignore_errors=True)
@@ -403,6 +415,9 @@ async def receive_multipart(
             f"The upload is not a well-formed multipart body ({exc}).",
             "Let the HTTP client build the multipart body; do not hand-craft it.",
         ) from None
+    except OSError as exc:  # extracting an archive onto a full or read-only disk
+        await asyncio.to_thread(rx.abort)
+        raise storage_failure(exc) from None
     except Exception:
         await asyncio.to_thread(rx.abort)
         raise

@@ -4,8 +4,10 @@ A subscriber is registered before the snapshot is read, so nothing that happens 
 subscriber first gets the current state (``snapshot``), then every event as it happens. Browsers cannot set
 headers on a WebSocket, so the token may also come from the cookie or a ``token`` query parameter.
 
-Each client (see ``ratelimit.py``) may hold at most ``NWBAGENT_MAX_WEBSOCKETS_PER_CLIENT`` connections at
-once; one more is accepted and closed with code 4429, the WebSocket twin of HTTP 429.
+Each client (see ``ratelimit.py``: its API key, else its address; never the session, which is free to
+create) may hold at most ``NWBAGENT_MAX_WEBSOCKETS_PER_CLIENT`` connections at once, over all its sessions;
+one more is accepted and closed with code 4429, the WebSocket twin of HTTP 429. WebSockets are not covered
+by CORS, so one opened by a page of another origin is closed with 4403 (``security.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from nwbagent.agents.store import SessionNotFound
 from nwbagent.server.auth import presented_token, token_matches
 from nwbagent.server.ratelimit import WS_CLOSE_RATE_LIMITED, rate_limits
 from nwbagent.server.runtime import Service
+from nwbagent.server.security import origin_allowed
+
+#: Close code for a WebSocket opened by a page of a foreign origin: the twin of HTTP 403.
+WS_CLOSE_FORBIDDEN = 4403
 
 router = APIRouter(prefix="/api")
 
@@ -29,6 +35,10 @@ _PING_S = 20.0
 @router.websocket("/sessions/{session_id}/events")
 async def events(websocket: WebSocket, session_id: str) -> None:
     svc: Service = websocket.app.state.service
+    if not origin_allowed(websocket, svc.settings.allowed_origins):
+        await websocket.accept()
+        await websocket.close(code=WS_CLOSE_FORBIDDEN, reason="Pages of another origin may not listen here.")
+        return
     token = presented_token(websocket, session_id, allow_query=True)
     try:
         stored = await asyncio.to_thread(svc.store.token_hash, session_id)
@@ -43,7 +53,7 @@ async def events(websocket: WebSocket, session_id: str) -> None:
     if limits is None:
         await _serve(websocket, svc, session_id)
         return
-    with limits.websocket_slot(limits.client_key(websocket, session_id=session_id)) as granted:
+    with limits.websocket_slot(limits.client_key(websocket)) as granted:
         if not granted:
             await websocket.close(
                 code=WS_CLOSE_RATE_LIMITED,
@@ -92,6 +102,6 @@ async def _until_closed(websocket: WebSocket) -> None:
 
 
 async def _snapshot(svc: Service, session_id: str) -> dict[str, Any]:
-    session = await asyncio.to_thread(svc.store.get, session_id)
+    session = await asyncio.to_thread(svc.store.peek, session_id)
     job = await asyncio.to_thread(svc.job_for, session_id)
     return {**svc.view(session), "job": job}
