@@ -320,9 +320,12 @@ def report_cmd(
     """
     import time
 
+    from nwbagent import outputs
     from nwbagent.inspect import inspect_nwb
-    from nwbagent.report import build_report, report_stem, write_reports
-    from nwbagent.report.write import EXTENSIONS, render, write_report
+    from nwbagent.report import FORMATS, build_report, report_stem, write_reports
+    from nwbagent.report.write import render, write_report
+
+    extensions = {f: outputs.report_path(Path("x"), f).suffix for f in FORMATS}
 
     started = time.monotonic()
     inspection = inspect_nwb(path, stub=True) if stub else None
@@ -336,14 +339,14 @@ def report_cmd(
         output = output.expanduser()
         stem = output / stem.name if output.is_dir() else output
     written: dict[str, Path]
-    if fmt is not None and output is not None and output.suffix == f".{EXTENSIONS[fmt]}":
+    if fmt is not None and output is not None and output.suffix == extensions[fmt]:
         begun = time.monotonic()
         written = {fmt: write_report(report, output, fmt)}
         timings[fmt] = round(time.monotonic() - begun, 3)
     else:
-        if output is not None and stem.suffix in {f".{e}" for e in EXTENSIONS.values()}:
+        if output is not None and stem.suffix in set(extensions.values()):
             stem = stem.with_suffix("")
-        formats = [fmt] if fmt else ["html", "pdf", "json", "text"]
+        formats = [fmt] if fmt else list(FORMATS)
         written = write_reports(report, stem, formats, timings=timings)
     if as_json:
         _print_json(

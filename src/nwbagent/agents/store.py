@@ -11,14 +11,13 @@ row-count check to honour the same contract.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from nwbagent import outputs
 from nwbagent.agents.state import SessionState, utcnow
 from nwbagent.errors import UserFacingError
 
@@ -220,17 +219,7 @@ class JsonFileStore(_TextStore):
             return None
 
     def _write(self, session_id: str, text: str) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{session_id}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self._path(session_id))
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        outputs.write_atomic(self._path(session_id), text, durable=True)
 
     def _remove(self, session_id: str) -> bool:
         try:

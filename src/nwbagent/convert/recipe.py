@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from nwbagent import outputs
 from nwbagent.formats.model import Unit
 
 _PATH_KEYS = ("folder_path", "file_path")
@@ -52,7 +53,12 @@ def recipe_dict(
     source_data = {
         key: _relative_source_data(u.kwargs, source_root) for key, u in zip(keys, units, strict=True)
     }
-    session_entry: dict[str, Any] = {"nwbfile_name": nwbfile_name, "source_data": source_data}
+    session_entry: dict[str, Any] = {
+        "nwbfile_name": nwbfile_name,
+        "source_data": source_data,
+        # NeuroConv ignores it; nwbagent's report reads where the paths above are relative to
+        outputs.RECIPE_KEY: {"source_folder": str(source_root)},
+    }
     if stub:
         session_entry["conversion_options"] = {
             key: {"stub_test": True} for key, u in zip(keys, units, strict=True) if u.category != "sorting"
@@ -91,10 +97,7 @@ def write_recipe(
     )
     for note in notes or []:
         header += "# nwbagent: " + " ".join(note.split()) + "\n"
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(header + yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
-    os.replace(tmp, path)
-    return path
+    return outputs.write_atomic(path, header + yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
 
 
 def _jsonable(value: Any) -> Any:

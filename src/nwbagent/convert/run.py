@@ -7,21 +7,18 @@ at the output path. Every expected failure is raised as :class:`UserFacingError`
 
 from __future__ import annotations
 
-import contextlib
 import inspect as pyinspect
 import json
 import logging
-import os
-import shutil
 import tempfile
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from nwbagent import outputs
 from nwbagent.convert.build import OpenedSession, build_nwbfile, unique_series_names
 from nwbagent.convert.direct_write import FillStats
 from nwbagent.convert.failures import explain_write_failure
@@ -310,15 +307,15 @@ def _run(
     started = time.monotonic()
     final = plan.nwb_path if backend == "hdf5" else plan.nwb_path.with_suffix(".nwb.zarr")
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.stem}.{uuid.uuid4().hex[:8]}.partial{final.suffix}")
+    tmp = outputs.temporary(final)
     tracker = ProgressTracker(_total_bytes(plan), progress)
     tracker.emit("starting")
     options = _conversion_options(plan, tracker)
     try:
         _write(plan, tmp, backend, options, tracker, direct)
-        _replace(tmp, final)
+        outputs.replace(tmp, final)
     except BaseException as exc:
-        _remove(tmp)
+        outputs.remove(tmp)
         if isinstance(exc, KeyboardInterrupt | UserFacingError):
             raise
         raise explain_write_failure(exc, path=final) from exc
@@ -326,7 +323,7 @@ def _run(
     tracker.emit("written")
     warnings = [*warnings, *plan.notes]
     recipe = write_recipe(
-        final.with_suffix(".neuroconv.yml"),
+        outputs.path_of(final, "recipe"),
         units=plan.units,
         keys=plan.keys,
         metadata=plan.metadata,
@@ -335,8 +332,10 @@ def _run(
         stub=plan.stub,
         notes=[*plan.replay_notes, *_segment_notes(plan.units)],
     )
-    meta_path = final.with_suffix(".metadata.json")
-    _write_json_atomic(meta_path, plan.session.provenance())
+    meta_path = outputs.path_of(final, "metadata")
+    outputs.write_atomic(
+        meta_path, json.dumps(plan.session.provenance(), indent=2, default=str, ensure_ascii=False)
+    )
     result: InspectionResult | None = None
     reports: dict[str, str] = {}
     if inspect:
@@ -406,7 +405,7 @@ def _segment_notes(units: Sequence[Unit]) -> list[str]:
 def _write_reports(plan: _Plan, final: Path, result: InspectionResult, warnings: list[str]) -> dict[str, str]:
     """Write the four report renderings beside the file. A report is a view of a finished, good file: if it
     cannot be made, the conversion still succeeded, so the failure becomes a warning, not an error."""
-    from nwbagent.report import build_report, report_stem, write_reports
+    from nwbagent.report import build_report, write_reports
 
     def failed(fmt: str, exc: Exception) -> None:
         log.warning("the %s report of %s could not be written", fmt, final, exc_info=exc)
@@ -420,7 +419,7 @@ def _write_reports(plan: _Plan, final: Path, result: InspectionResult, warnings:
             source_folder=plan.source,
             units=plan.units,
         )
-        written = write_reports(report, report_stem(final), on_error=failed)
+        written = write_reports(report, outputs.stem(final), on_error=failed)
     except Exception as exc:
         log.warning("the report of %s could not be made", final, exc_info=exc)
         warnings.append("The conversion report could not be made (a bug; the NWB file is complete).")
@@ -488,7 +487,7 @@ def _prepare_output_dir(path: Path) -> Path:
     path = path.expanduser().resolve()
     try:
         path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".nwbagent-write-test-"):
+        with tempfile.NamedTemporaryFile(dir=path, prefix=Path(outputs.write_test_name(path)).name):
             pass
     except OSError as exc:
         raise UserFacingError(
@@ -498,32 +497,6 @@ def _prepare_output_dir(path: Path) -> Path:
             code="output_not_writable",
         ) from exc
     return path
-
-
-def _replace(tmp: Path, final: Path) -> None:
-    """Move a finished output into place; a Zarr store is a folder, so swap folders via a trash name."""
-    if tmp.is_dir():
-        trash = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
-        if final.exists():
-            final.rename(trash)
-        tmp.rename(final)
-        _remove(trash)
-    else:
-        os.replace(tmp, final)
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False))
-    os.replace(tmp, path)
 
 
 def _size(path: Path) -> int:

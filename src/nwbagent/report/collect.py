@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import platform
-import re
 import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
+from nwbagent import outputs
 from nwbagent.errors import UserFacingError
 from nwbagent.formats.detect import category_for
 from nwbagent.inspect import BLOCKING, IMPORTANCE_ORDER, InspectionResult, inspect_nwb
@@ -53,7 +53,6 @@ HASH_SIZE_LIMIT = 2 * 1024**3
 #: A folder-based format can hold thousands of files; the report lists this many at most.
 MAX_SOURCE_FILES = 500
 _VERSION_PACKAGES = ("nwbagent", "neuroconv", "pynwb", "nwbinspector", "hdmf", "hdmf-zarr", "h5py")
-_RECIPE_FOLDER = re.compile(r"--data-folder-path (?P<folder>.+?) --output-folder-path")
 _PATH_KEYS = ("folder_path", "file_path")
 _RANK = {name: i for i, name in enumerate(IMPORTANCE_ORDER)}
 _SUBJECT_FIELDS = (
@@ -408,7 +407,7 @@ def _looks_like_stub(path: Path) -> bool:
     """A stub preview is named ``*_stub.nwb`` by nwbagent, and its recipe says ``stub_test``."""
     if path.name.endswith(("_stub.nwb", "_stub.nwb.zarr")):
         return True
-    recipe = path.with_suffix(".neuroconv.yml")
+    recipe = outputs.path_of(path, "recipe")
     with contextlib.suppress(OSError):
         return "stub_test: true" in recipe.read_text()
     return False
@@ -418,7 +417,7 @@ def _looks_like_stub(path: Path) -> bool:
 
 
 def _read_sidecar_provenance(path: Path, notes: list[str]) -> dict[str, Any] | None:
-    sidecar = path.with_suffix(".metadata.json")
+    sidecar = outputs.path_of(path, "metadata")
     if not sidecar.is_file():
         return None
     try:
@@ -599,7 +598,7 @@ def _read_recipe(
 ) -> tuple[Path | None, list[tuple[str, str | None, str, float | None, dict[str, Any]]]] | None:
     import yaml
 
-    path = nwb_path.with_suffix(".neuroconv.yml")
+    path = outputs.path_of(nwb_path, "recipe")
     if not path.is_file():
         return None
     try:
@@ -609,8 +608,7 @@ def _read_recipe(
         return None
     if not isinstance(spec, dict):
         return None
-    match = _RECIPE_FOLDER.search(text)
-    folder = Path(match["folder"]) if match else None
+    folder: Path | None = None
     interfaces = spec.get("data_interfaces") or {}
     entries: list[tuple[str, str | None, str, float | None, dict[str, Any]]] = []
     for experiment in (spec.get("experiments") or {}).values():
@@ -618,6 +616,7 @@ def _read_recipe(
             name = session.get("nwbfile_name")
             if name and name != nwb_path.name:
                 continue
+            folder = folder or outputs.recipe_source_folder(session)
             for key, kwargs in (session.get("source_data") or {}).items():
                 kwargs = dict(kwargs or {})
                 interface = str(interfaces.get(key, key))

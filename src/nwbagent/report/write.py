@@ -6,25 +6,19 @@ looking finished, so each rendering goes to a hidden temporary name and is renam
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from nwbagent import outputs
 from nwbagent.report.model import Report
 
-FORMATS: tuple[str, ...] = ("html", "pdf", "json", "text")
-EXTENSIONS: dict[str, str] = {"html": "html", "pdf": "pdf", "json": "json", "text": "txt"}
+FORMATS: tuple[str, ...] = tuple(outputs.REPORT_KINDS)
 
 
-def report_stem(nwb_path: Path) -> Path:
-    """``x.nwb`` → ``x``, ``x.nwb.zarr`` → ``x.nwb``: the rule the recipe and provenance sidecars follow."""
-    return Path(nwb_path).with_suffix("")
-
-
-def report_path(stem: Path, fmt: str) -> Path:
-    return stem.with_name(f"{stem.name}.report.{EXTENSIONS[fmt]}")
+#: ``x.nwb`` → ``x``: the stem every sidecar's name starts from (owned by :mod:`nwbagent.outputs`).
+report_stem = outputs.stem
+report_path = outputs.report_path
 
 
 def render(report: Report, fmt: str) -> bytes:
@@ -48,9 +42,7 @@ def render(report: Report, fmt: str) -> bytes:
 
 def write_report(report: Report, path: Path, fmt: str) -> Path:
     """Render one format to exactly ``path`` (atomically)."""
-    data = render(report, fmt)
-    _write_atomic(path, data)
-    return path
+    return outputs.write_atomic(path, render(report, fmt))
 
 
 def write_reports(
@@ -81,13 +73,3 @@ def write_reports(
             if timings is not None:
                 timings[fmt] = round(time.monotonic() - started, 3)
     return written
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

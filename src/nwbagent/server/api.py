@@ -23,7 +23,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import AfterValidator, BaseModel, Field
 from starlette.requests import ClientDisconnect
 
-from nwbagent import __version__
+from nwbagent import __version__, outputs
 from nwbagent.agents.conversation import Turn, command_in
 from nwbagent.agents.state import SessionState, State
 from nwbagent.agents.store import SessionNotFound
@@ -59,15 +59,6 @@ router = APIRouter(prefix="/api")
 #: may style themselves and show their plots, and nothing more.
 _DOWNLOAD_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox",
-}
-DOWNLOADS = {
-    "nwb": "",
-    "recipe": ".neuroconv.yml",
-    "metadata": ".metadata.json",
-    "report-html": ".report.html",
-    "report-pdf": ".report.pdf",
-    "report-json": ".report.json",
-    "report-text": ".report.txt",
 }
 _FINISHED = {State.passed, State.passed_with_issues, State.failed, State.accepted}
 
@@ -484,15 +475,14 @@ def _final_file(session: SessionState, kind: str, index: int = 0) -> Path | None
     files = session.outputs()
     if session.state not in _FINISHED or not 0 <= index < len(files) or files[index].verdict is None:
         return None
-    nwb = Path(files[index].nwb_path)
-    path = nwb if not DOWNLOADS[kind] else nwb.with_suffix(DOWNLOADS[kind])
+    path = outputs.path_of(Path(files[index].nwb_path), kind)
     return path if path.is_file() else None
 
 
 def _downloads(session: SessionState, index: int) -> dict[str, dict[str, Any]]:
     query = f"?file={index}" if index else ""
     files = {}
-    for kind in DOWNLOADS:
+    for kind in outputs.BY_NAME:
         path = _final_file(session, kind, index)
         if path is not None:
             files[kind] = {
@@ -506,7 +496,7 @@ def _downloads(session: SessionState, index: int) -> dict[str, dict[str, Any]]:
 @router.get("/sessions/{session_id}/results", dependencies=[StatusLimit])
 async def results(session_id: SessionId, svc: ServiceDep) -> dict[str, Any]:
     session = await asyncio.to_thread(svc.store.peek, session_id)
-    outputs = session.outputs()
+    files = session.outputs()
     return {
         "state": session.state.value,
         "verdict": session.verdict(),
@@ -520,18 +510,20 @@ async def results(session_id: SessionId, svc: ServiceDep) -> dict[str, Any]:
                 "findings": out.findings,
                 "files": _downloads(session, i),
             }
-            for i, out in enumerate(outputs)
+            for i, out in enumerate(files)
         ],
     }
 
 
 @router.get("/sessions/{session_id}/download/{kind}", dependencies=[StatusLimit])
 async def download(
-    kind: Literal["nwb", "recipe", "metadata", "report-html", "report-pdf", "report-json", "report-text"],
+    kind: str,
     session_id: SessionId,
     svc: ServiceDep,
     file: Annotated[int, Query(ge=0, le=10_000)] = 0,
 ) -> FileResponse:
+    if kind not in outputs.BY_NAME:
+        raise not_found()
     session = await asyncio.to_thread(svc.store.peek, session_id)
     path = _final_file(session, kind, file)
     if path is None:
@@ -543,7 +535,9 @@ async def download(
         )
     if not path.resolve().is_relative_to(svc.session_dir(session_id).resolve()):
         raise not_found()
-    return FileResponse(path, filename=path.name, headers=_DOWNLOAD_HEADERS)
+    return FileResponse(
+        path, filename=path.name, media_type=outputs.BY_NAME[kind].media_type, headers=_DOWNLOAD_HEADERS
+    )
 
 
 # ---- health and admin ---------------------------------------------------------------------------------

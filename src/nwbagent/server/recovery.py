@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from nwbagent import outputs
 from nwbagent.agents.state import ChatTurn, SessionState, State
 from nwbagent.agents.store import SessionStore
 from nwbagent.agents.workflow import Workflow
@@ -56,11 +57,9 @@ def recover(store: SessionStore, jobs: _Jobs, sessions_dir: Path) -> RecoveryRep
         session.chat.append(ChatTurn(role="system", text=_NOTE.format(what=what), agent=_ACTOR))
         store.save(session)
         report.sessions.append(session_id)
-    if sessions_dir.is_dir():
-        for partial in sessions_dir.rglob(".*.partial*"):
-            if partial.is_file():
-                partial.unlink(missing_ok=True)
-                report.partial_files.append(str(partial))
+    for partial in list(outputs.leftovers(sessions_dir)):  # files and Zarr folders alike
+        outputs.remove(partial)
+        report.partial_files.append(str(partial))
     if report.interrupted_jobs or report.sessions or report.partial_files:
         log.warning(
             "recovered after a restart: %d jobs interrupted, %d sessions reset, %d partial files removed",

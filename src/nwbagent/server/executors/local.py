@@ -23,7 +23,6 @@ import multiprocessing
 import multiprocessing.connection
 import multiprocessing.forkserver
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -35,6 +34,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from nwbagent import outputs
 from nwbagent.errors import internal_error
 from nwbagent.gc_tuning import tune_for_batch_work
 from nwbagent.server.executor_base import QueueEntry
@@ -352,8 +352,8 @@ def _reap(process: BaseProcess) -> int | None:
 def _remove_partials(spec: JobSpec, *, since: float) -> None:
     """Delete the temporary outputs a killed worker could not remove itself.
 
-    ``convert_units`` writes ``.{stem}.{hex8}.partial{suffix}`` (and ``.{name}.partial`` for its JSON) and
-    renames on success; a worker that was terminated leaves them behind. Only files changed since the job
+    Every output is written under a temporary name (:mod:`nwbagent.outputs`) and renamed on success; a
+    worker that was terminated leaves them behind. Only files changed since the job
     was launched are removed, so an older job's leftovers in the same folder are not this job's business.
     """
     output_dir = spec.request.get("output_dir")
@@ -363,18 +363,11 @@ def _remove_partials(spec: JobSpec, *, since: float) -> None:
     if not root.is_dir():
         return
     cutoff = time.time() - (time.monotonic() - since) - 1.0
-    patterns = (".*.partial*", ".nwbagent-write-test-*")
-    for pattern in patterns:
-        for path in root.rglob(pattern):
-            try:
-                if path.stat().st_mtime < cutoff:
-                    continue
-                if path.is_dir():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
-            except OSError:
-                log.warning("could not remove %s after a stopped conversion", path, exc_info=True)
+    for path in list(outputs.leftovers(root, since=cutoff)):
+        try:
+            outputs.remove(path)
+        except OSError:
+            log.warning("could not remove %s after a stopped conversion", path, exc_info=True)
 
 
 def _started_event(stub: bool) -> dict[str, Any]:
