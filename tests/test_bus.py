@@ -34,7 +34,9 @@ def _slow(message: Message, payload: Ping) -> Pong:
 
 
 def _user_error(message: Message, payload: Ping) -> Pong:
-    raise UserFacingError("The file is empty.", fix="Copy it again.", path="/data/x.bin")
+    raise UserFacingError(
+        "The file is empty.", fix="Copy it again.", path="/data/x.bin", code="empty_data_file"
+    )
 
 
 def _crash(message: Message, payload: Ping) -> Pong:
@@ -113,6 +115,7 @@ def test_user_error_keeps_problem_fix_and_path(bus: Bus) -> None:
             )
         )
     assert info.value.payload.code == "user_error"
+    assert info.value.payload.reason == "empty_data_file"  # the error's own code crosses the bus
     assert info.value.payload.hint == "Copy it again."
     assert info.value.payload.path == "/data/x.bin"
 

@@ -41,7 +41,14 @@ from conftest_db import BACKENDS, engine, fresh_pg_schema, pg_engine, pg_url, sq
 from nwbagent.agents.state import SessionState, State, TraceEntry
 from nwbagent.agents.store import SessionNotFound, SessionStore, StaleSession
 from nwbagent.errors import UserFacingError
-from nwbagent.server.db.engine import MIGRATIONS, PG_CONNECT_TIMEOUT_S, check, make_engine, upgrade
+from nwbagent.server.db.engine import (
+    MIGRATIONS,
+    PG_CONNECT_TIMEOUT_S,
+    check,
+    default_url,
+    make_engine,
+    upgrade,
+)
 from nwbagent.server.db.models import Base, EventRow, JobRow, SessionRow, TraceRow
 from nwbagent.server.db.repos import EventRepo, JobRepo
 from nwbagent.server.db.store import SqlStore
@@ -451,7 +458,7 @@ def test_default_url_is_sqlite_in_the_data_dir(tmp_path: Path, monkeypatch: pyte
     monkeypatch.delenv("NWBAGENT_DATABASE_URL", raising=False)
     get_settings.cache_clear()
     try:
-        eng = make_engine()
+        eng = make_engine(default_url())
         assert eng.url.database == str(tmp_path / "data" / "nwbagent.db")
         upgrade(eng)
         assert (tmp_path / "data" / "nwbagent.db").is_file()

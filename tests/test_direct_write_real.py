@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +25,11 @@ from click.testing import CliRunner
 from pynwb import NWBHDF5IO
 
 from nwbagent.cli import main
-from nwbagent.convert import ConversionOutput, Progress, convert
+from nwbagent.convert import ConversionOutput, Progress, WriteOptions, convert
 from nwbagent.convert import run as convert_run
 from nwbagent.convert.progress import ProgressTracker
 from nwbagent.sample import AP_RATE, LF_RATE, make_spikeglx_sample, n_frames, sample_traces
-from nwbagent.settings import get_settings
+from nwbagent.settings import Settings
 from test_convert_formats import COMPLETE, _case_folders
 
 SPIKEGLX = Path("spikeglx") / "TEST_20210920_0_g0"
@@ -178,22 +177,6 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_spikeglx_sample(tmp_path_factory.mktemp("sample"), SAMPLE_SECONDS)
 
 
-@pytest.fixture
-def fast_write_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("NWBAGENT_FAST_WRITE", "false")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-def default_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("NWBAGENT_FAST_WRITE", raising=False)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
 # Families whose recordings the direct writer stores in at least 10% less space than NeuroConv's gzip-4
 # (measured: 0.74-0.90 of it; a 1-channel Axon trace is the exception at 1.03, and tiny ones tie).
 SMALLER_THAN_GZIP4 = {
@@ -296,14 +279,20 @@ def test_sample_ap_and_lf_read_back_exactly(sample: Path, tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(
-    ("settings_fixture", "writer"), [("fast_write_off", "neuroconv"), ("default_settings", "direct")]
+    ("environment", "writer"), [({"NWBAGENT_FAST_WRITE": "false"}, "neuroconv"), ({}, "direct")]
 )
 def test_setting_chooses_the_writer(
-    settings_fixture: str, writer: str, spikeglx_dir: Path, tmp_path: Path, request: pytest.FixtureRequest
+    environment: dict[str, str], writer: str, spikeglx_dir: Path, tmp_path: Path
 ) -> None:
-    request.getfixturevalue(settings_fixture)
-    assert get_settings().fast_write is (writer == "direct")
-    (out,) = convert(spikeglx_dir, tmp_path / "out", user_metadata=COMPLETE, stub=True, inspect=False)
+    """The entry point reads the setting and passes it down; the core only sees what it is given."""
+    settings = Settings(
+        _env_file=None, **{k.removeprefix("NWBAGENT_").lower(): v for k, v in environment.items()}
+    )
+    assert settings.fast_write is (writer == "direct")
+    write = WriteOptions.from_settings(settings)
+    (out,) = convert(
+        spikeglx_dir, tmp_path / "out", user_metadata=COMPLETE, stub=True, inspect=False, write=write
+    )
     assert out.writer == writer
     with h5py.File(out.nwb, "r") as h5:
         series = _electrical_series_data(h5)

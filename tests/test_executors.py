@@ -244,7 +244,8 @@ def test_local_user_error_in_the_job_is_a_failed_outcome(
     next(src.glob("*.bin")).unlink()
     outcome = local.run(spec, lambda e: None)
     assert outcome.status == "failed" and outcome.error is not None
-    assert outcome.error["code"] == "user_error"
+    # the error's own code survives the worker, its category beside it
+    assert outcome.error["code"] == "read_failed" and outcome.error["kind"] == "user_error"
     assert "data file" in outcome.error["message"] and outcome.error["hint"]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,18 +25,12 @@ from nwbagent.metadata import (
     metadata_json_schema,
 )
 from nwbagent.metadata.schema import Source
-from nwbagent.settings import get_settings
 
 SPIKEGLX = Path("spikeglx/TEST_20210920_0_g0")
 INTAN = Path("intan/intan_fps_test_231117_052500/info.rhd")
 
 
-@pytest.fixture
-def berlin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("NWBAGENT_TIMEZONE", "Europe/Berlin")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+BERLIN = "Europe/Berlin"  # what an entry point passes down from NWBAGENT_TIMEZONE
 
 
 def _fv(value: object, source: Source, confidence: float = 0.5) -> FieldValue:
@@ -77,8 +70,9 @@ def test_merge_twice_flattens_trail_and_higher_confidence_wins_within_source() -
     assert all(not o.overridden for o in again.lab.overridden)
 
 
-def test_provenance_is_json(berlin: None) -> None:
-    session = merge(defaults(), from_user({"session_start_time": "2021-09-20 14:13", "subject_id": "M12"}))
+def test_provenance_is_json() -> None:
+    given = {"session_start_time": "2021-09-20 14:13", "subject_id": "M12"}
+    session = merge(defaults(), from_user(given, timezone=BERLIN))
     record = json.loads(json.dumps(session.provenance()))
     assert record["session_start_time"]["value"] == "2021-09-20T14:13:00+02:00"
     assert "assumed Europe/Berlin" in record["session_start_time"]["evidence"]
@@ -91,11 +85,11 @@ def test_provenance_is_json(berlin: None) -> None:
     }
 
 
-def test_from_neuroconv_spikeglx(ephy_data: Path, berlin: None) -> None:
+def test_from_neuroconv_spikeglx(ephy_data: Path) -> None:
     from neuroconv.datainterfaces import SpikeGLXRecordingInterface
 
     interface = SpikeGLXRecordingInterface(folder_path=ephy_data / SPIKEGLX, stream_id="imec0.ap")
-    session = from_neuroconv(interface.get_metadata(), evidence="SpikeGLX .meta")
+    session = from_neuroconv(interface.get_metadata(), evidence="SpikeGLX .meta", timezone=BERLIN)
 
     start = session.session_start_time
     assert start is not None
@@ -123,12 +117,12 @@ def test_from_neuroconv_reads_subject_and_locations() -> None:
     assert values["brain_region"] == "CA1"
 
 
-def test_from_neuroconv_intan_has_no_start_time_but_path_does(ephy_data: Path, berlin: None) -> None:
+def test_from_neuroconv_intan_has_no_start_time_but_path_does(ephy_data: Path) -> None:
     from neuroconv.datainterfaces import IntanRecordingInterface
 
     interface = IntanRecordingInterface(file_path=ephy_data / INTAN)
-    files = from_neuroconv(interface.get_metadata(), evidence="Intan .rhd header")
-    names = from_path(ephy_data / INTAN)
+    files = from_neuroconv(interface.get_metadata(), evidence="Intan .rhd header", timezone=BERLIN)
+    names = from_path(ephy_data / INTAN, timezone=BERLIN)
     merged = merge(files, names)
 
     assert merged.session_start_time is not None
@@ -160,14 +154,12 @@ def test_from_path(path: str, expected: dict[str, str]) -> None:
     assert all(fv.source == "inferred" and fv.confidence < 0.9 for _, fv in session.items())
 
 
-def test_from_path_dates(berlin: None) -> None:
-    berlin_tz = ZoneInfo("Europe/Berlin")
-    assert from_path(Path("/d/TEST_20210920_0_g0")).values()["session_start_time"] == datetime(
-        2021, 9, 20, tzinfo=berlin_tz
-    )
-    assert from_path(Path("/d/mouse12/2021-09-20_14-13-34")).values()["session_start_time"] == datetime(
-        2021, 9, 20, 14, 13, 34, tzinfo=berlin_tz
-    )
+def test_from_path_dates() -> None:
+    berlin_tz = ZoneInfo(BERLIN)
+    run = from_path(Path("/d/TEST_20210920_0_g0"), timezone=BERLIN)
+    assert run.values()["session_start_time"] == datetime(2021, 9, 20, tzinfo=berlin_tz)
+    session = from_path(Path("/d/mouse12/2021-09-20_14-13-34"), timezone=BERLIN)
+    assert session.values()["session_start_time"] == datetime(2021, 9, 20, 14, 13, 34, tzinfo=berlin_tz)
     assert "session_start_time" not in from_path(Path("/d/20219999")).values()
 
 
@@ -295,6 +287,8 @@ def test_json_schema_is_valid() -> None:
     assert not list(validator.iter_errors({**no_age, "date_of_birth": "2021-06-01T00:00:00+02:00"}))
 
 
-def test_start_time_offset_for_winter(berlin: None) -> None:
-    value = from_user({"session_start_time": "2021-01-05T09:00"}).values()["session_start_time"]
+def test_start_time_offset_for_winter() -> None:
+    value = from_user({"session_start_time": "2021-01-05T09:00"}, timezone=BERLIN).values()[
+        "session_start_time"
+    ]
     assert value.utcoffset() == timedelta(hours=1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,15 +19,8 @@ from nwbagent.metadata.normalize import (
     normalize_weight,
 )
 from nwbagent.metadata.schema import AGE_PATTERN, EXPERIMENTER_PATTERN, SPECIES_PATTERN, WEIGHT_PATTERN
-from nwbagent.settings import get_settings
 
-
-@pytest.fixture
-def berlin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("NWBAGENT_TIMEZONE", "Europe/Berlin")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+BERLIN = "Europe/Berlin"  # what an entry point passes down from NWBAGENT_TIMEZONE
 
 
 @pytest.mark.parametrize(
@@ -170,27 +162,27 @@ def test_experimenter_rejected_with_example(value: object) -> None:
         normalize_experimenter(value)
 
 
-def test_naive_start_time_gets_configured_zone(berlin: None) -> None:
-    moment = normalize_session_start_time("2021-09-20 14:13:34")
+def test_naive_start_time_gets_configured_zone() -> None:
+    moment = normalize_session_start_time("2021-09-20 14:13:34", timezone=BERLIN)
     assert moment.tzinfo is not None
     assert moment == datetime(2021, 9, 20, 14, 13, 34, tzinfo=ZoneInfo("Europe/Berlin"))
     assert moment.utcoffset() == timedelta(hours=2)
 
 
-def test_aware_start_time_is_kept(berlin: None) -> None:
-    moment = normalize_session_start_time("2021-09-20T14:13:34Z")
+def test_aware_start_time_is_kept() -> None:
+    moment = normalize_session_start_time("2021-09-20T14:13:34Z", timezone=BERLIN)
     assert moment.utcoffset() == timedelta(0)
     assert normalize_session_start_time(datetime(2021, 9, 20, 14, 13, 34)).tzinfo is not None
     assert normalize_session_start_time("20210920").tzinfo is not None
 
 
-def test_naive_start_time_without_settings_uses_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("NWBAGENT_TIMEZONE", raising=False)
-    get_settings.cache_clear()
-    try:
-        assert normalize_session_start_time("2021-09-20T14:13:34").tzinfo is not None
-    finally:
-        get_settings.cache_clear()
+def test_naive_start_time_without_a_zone_given_uses_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NWBAGENT_TIMEZONE", "Asia/Tokyo")  # the core never reads it: entry points do
+    import tzlocal
+
+    moment = normalize_session_start_time("2021-09-20T14:13:34")
+    assert moment.tzinfo is not None
+    assert moment.utcoffset() == datetime(2021, 9, 20, tzinfo=tzlocal.get_localzone()).utcoffset()
 
 
 @pytest.mark.parametrize("value", ["yesterday", "03/04/2021", ""])
@@ -199,10 +191,10 @@ def test_start_time_rejected_with_example(value: str) -> None:
         normalize_session_start_time(value)
 
 
-def test_date_of_birth_is_aware(berlin: None) -> None:
-    born = normalize_date_of_birth(date(2021, 6, 1))
-    assert born == datetime(2021, 6, 1, tzinfo=ZoneInfo("Europe/Berlin"))
-    assert normalize_date_of_birth("2021-06-01").utcoffset() == timedelta(hours=2)
+def test_date_of_birth_is_aware() -> None:
+    born = normalize_date_of_birth(date(2021, 6, 1), timezone=BERLIN)
+    assert born == datetime(2021, 6, 1, tzinfo=ZoneInfo(BERLIN))
+    assert normalize_date_of_birth("2021-06-01", timezone=BERLIN).utcoffset() == timedelta(hours=2)
 
 
 @pytest.mark.parametrize(

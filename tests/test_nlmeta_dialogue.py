@@ -8,7 +8,6 @@ which must stay above the thresholds measured when the rules were written (issue
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,15 +24,6 @@ from nwbagent.nlmeta.evaluate_dialogues import (
 from nwbagent.nlmeta.names import people, person
 from nwbagent.nlmeta.rules import ExtractedField, read_rules
 from nwbagent.nlmeta.spans import bounded
-from nwbagent.settings import get_settings
-
-
-@pytest.fixture(autouse=True)
-def berlin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("NWBAGENT_TIMEZONE", "Europe/Berlin")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def sure(text: str) -> dict[str, Any]:

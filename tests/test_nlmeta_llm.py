@@ -6,7 +6,6 @@ here is our side: validation of every proposal, the merge with the rules, and th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
@@ -16,7 +15,6 @@ from nwbagent.llm.base import ChatMessage, LLMError, LLMResult, Provider, Usage
 from nwbagent.llm.rules_provider import RulesProvider
 from nwbagent.nlmeta import evaluate, extract_metadata, extract_rules, output_schema
 from nwbagent.nlmeta.rules import ExtractedField
-from nwbagent.settings import get_settings
 
 
 class FakeProvider:
@@ -56,14 +54,6 @@ class FakeProvider:
             data=data,
             usage=Usage(input_tokens=100, output_tokens=20, calls=1),
         )
-
-
-@pytest.fixture(autouse=True)
-def berlin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("NWBAGENT_TIMEZONE", "Europe/Berlin")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def item(field: str, value: Any, evidence: str, confidence: float = 0.8) -> dict[str, Any]:
@@ -149,8 +139,8 @@ def test_rules_win_disagreements_unless_much_less_sure() -> None:
             item("session_start_time", "2023-03-03T14:30:00", "2023-03-03; it started at 14:30", 0.9),
         ]
     )
-    rules = values(extract_rules(text))
-    result = values(extract_metadata(text, provider).fields)
+    rules = values(extract_rules(text, timezone="Europe/Berlin"))
+    result = values(extract_metadata(text, provider, timezone="Europe/Berlin").fields)
     assert result["sex"] == "F"
     # the rules only read a date (weak); the model read the time too and was much surer
     assert rules["session_start_time"].hour == 0

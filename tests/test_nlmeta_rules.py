@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,15 +11,6 @@ import pytest
 
 from nwbagent.nlmeta import evaluate, extract_rules, format_report, load_cases, to_layer
 from nwbagent.nlmeta.rules import brain_regions, institutions
-from nwbagent.settings import get_settings
-
-
-@pytest.fixture(autouse=True)
-def berlin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("NWBAGENT_TIMEZONE", "Europe/Berlin")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def fields(text: str) -> dict[str, Any]:
@@ -80,8 +70,9 @@ def test_phrasings(text: str, expected: dict[str, Any]) -> None:
     assert fields(text) == expected
 
 
-def test_recording_date_and_time_gets_the_configured_zone() -> None:
-    value = fields("recorded on March 3, 2023 at 2pm")["session_start_time"]
+def test_recording_date_and_time_gets_the_zone_it_is_given() -> None:
+    found = extract_rules("recorded on March 3, 2023 at 2pm", timezone="Europe/Berlin")
+    value = next(f.value for f in found if f.field == "session_start_time")
     assert value == datetime(2023, 3, 3, 14, 0, tzinfo=ZoneInfo("Europe/Berlin"))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 
@@ -12,7 +12,6 @@ from nwbagent.agents.state import NwbSummary, Question, SessionState, State
 from nwbagent.agents.workflow import TERMINAL, IllegalTransition, Workflow, _always
 from nwbagent.errors import UserFacingError
 from nwbagent.formats.model import DetectionResult, Unit, Unsupported
-from nwbagent.settings import get_settings
 
 S = State
 LIMIT = 2
@@ -353,16 +352,8 @@ def test_improving_after_failure_then_metadata() -> None:
     assert session.improve_rounds == 1
 
 
-@pytest.fixture
-def one_round(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("NWBAGENT_MAX_IMPROVE_ROUNDS", "1")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-def test_limit_comes_from_settings(one_round: None) -> None:
-    workflow = Workflow()
+def test_limit_is_passed_down() -> None:
+    workflow = Workflow(1)
     assert workflow.max_improve_rounds == 1
     session = good(S.failed)
     workflow.transition(session, S.improving, actor="user", reason="fix it")
@@ -413,3 +404,22 @@ def test_transition_accepts_state_names() -> None:
     assert session.state is S.files_received
     with pytest.raises(ValueError):
         WF.transition(session, "nowhere", actor="user", reason="typo")  # type: ignore[arg-type]
+
+
+def test_the_service_takes_its_limit_from_the_settings_it_is_given(tmp_path: Path) -> None:
+    """One composition root: create_app(Settings(...)) reaches the workflow, no environment involved."""
+    from fastapi.testclient import TestClient
+
+    from nwbagent.server.app import create_app
+    from nwbagent.settings import Settings
+
+    app = create_app(Settings(max_improve_rounds=5, data_dir=str(tmp_path / "data"), llm_provider="rules"))
+    with TestClient(app):
+        workflow = app.state.service.conversation.workflow
+        assert workflow.max_improve_rounds == 5
+        session = good(S.failed)
+        for _ in range(5):
+            assert workflow.explain(session, S.improving) is None
+            workflow.transition(session, S.improving, actor="user", reason="again")
+            session.state = S.failed
+        assert "=5" in (workflow.explain(session, S.improving) or "")

@@ -174,10 +174,12 @@ def convert_cmd(
     quiet: bool,
 ) -> None:
     """Convert the recording(s) in PATH to NWB, then inspect the result."""
-    from nwbagent.convert import convert
+    from nwbagent.convert import WriteOptions, convert
     from nwbagent.inspect import format_text
     from nwbagent.metadata import load_user_file
+    from nwbagent.settings import get_settings
 
+    settings = get_settings()
     user_metadata = load_user_file(metadata_file) if metadata_file else {}
     bar = _ProgressBar(enabled=not quiet)
     try:
@@ -194,6 +196,8 @@ def convert_cmd(
             overwrite=overwrite,
             progress=bar.update,
             fast_write=None if writer is None else writer == "direct",
+            write=WriteOptions.from_settings(settings),
+            timezone=settings.timezone,
         )
     finally:
         bar.close()
@@ -371,8 +375,9 @@ def report_cmd(
 def check_metadata_cmd(path: Path, as_json: bool) -> None:
     """Report missing or malformed DANDI-required fields in a flat metadata YAML/JSON file."""
     from nwbagent.metadata import check_metadata_file
+    from nwbagent.settings import get_settings
 
-    issues = check_metadata_file(path)
+    issues = check_metadata_file(path, timezone=get_settings().timezone)
     if as_json:
         _print_json([i.model_dump(mode="json") for i in issues])
     elif not issues:
@@ -392,9 +397,11 @@ def extract_metadata_cmd(text: str, as_json: bool) -> None:
     """Find NWB/DANDI metadata in a plain-language description (LLM if configured, else rules)."""
     from nwbagent.llm import get_provider_or_rules
     from nwbagent.nlmeta import extract_metadata
+    from nwbagent.settings import get_settings
 
-    provider, note = get_provider_or_rules()
-    result = extract_metadata(text, provider)
+    settings = get_settings()
+    provider, note = get_provider_or_rules(settings)
+    result = extract_metadata(text, provider, timezone=settings.timezone)
     notes = [n for n in (note, result.fallback_note) if n]
     if as_json:
         _print_json(
@@ -438,8 +445,9 @@ def eval_metadata_cmd(which: str, as_json: bool, failures: bool) -> None:
         load_dialogues,
         replay,
     )
+    from nwbagent.settings import get_settings
 
-    provider, note = get_provider_or_rules()
+    provider, note = get_provider_or_rules(get_settings())
     if note:
         click.echo(f"note: {note}", err=True)
     names = ["tuning", "holdout", "dialogues", "dialogue-holdout"] if which == "all" else [which]
@@ -474,11 +482,16 @@ def chat_cmd(path: Path, output: Path | None) -> None:
     """Convert PATH by talking with the agents in the terminal (type 'convert', 'accept', questions, …)."""
     import asyncio
 
+    from nwbagent.agents.config import AgentConfig
     from nwbagent.agents.conversation import StartRequest, UserMessageRequest
     from nwbagent.agents.state import State
     from nwbagent.agents.system import AgentSystem
+    from nwbagent.llm import get_provider_or_rules
+    from nwbagent.settings import get_settings
 
-    system = AgentSystem()
+    settings = get_settings()
+    provider, note = get_provider_or_rules(settings)
+    system = AgentSystem(provider=provider, provider_note=note, config=AgentConfig.from_settings(settings))
     session = system.new_session(output_dir=str(output.resolve()) if output else None)
     done = {State.accepted, State.abandoned}
 

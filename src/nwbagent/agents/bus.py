@@ -159,7 +159,13 @@ class Bus:
             )
         except UserFacingError as exc:
             return self._error(
-                message, "user_error", exc.problem, hint=exc.fix, path=exc.path, details=exc.details
+                message,
+                "user_error",
+                exc.problem,
+                hint=exc.fix,
+                path=exc.path,
+                details=exc.details,
+                reason=exc.code,
             )
         except Exception as exc:
             log.exception("handler %s.%s failed", message.target, message.action)
@@ -183,8 +189,11 @@ class Bus:
         hint: str | None = None,
         path: str | None = None,
         details: str | None = None,
+        reason: str | None = None,
     ) -> Message:
-        payload = BusErrorPayload(code=code, message=text, hint=hint, path=path, details=details)
+        payload = BusErrorPayload(
+            code=code, message=text, hint=hint, path=path, details=details, reason=reason
+        )
         return Message(
             session_id=message.session_id,
             sender="bus" if code in ("unknown_target", "unknown_action") else message.target,

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from nwbagent.agents.state import Question, TraceEntry
-from nwbagent.convert import ConversionOutput
+from nwbagent.convert import ConversionOutput, WriteOptions
 from nwbagent.formats.model import DetectionResult, LeftOut, Unit
 from nwbagent.inspect import InspectionResult
 from nwbagent.inspect.model import Finding
@@ -39,6 +39,7 @@ class DetectReply(BaseModel):
 class ReadMetadataRequest(BaseModel):
     source: str
     units: list[Unit]
+    timezone: str | None = Field(default=None, description="Assumed for times the files give without one")
 
 
 class ReadMetadataReply(BaseModel):
@@ -58,9 +59,9 @@ class ConvertRequest(BaseModel):
     stub: bool
     backend: Literal["hdf5", "zarr"] = "hdf5"
     overwrite: bool = True
-    fast_write: bool | None = Field(
-        default=None, description="HDF5 writer: None = the fast_write setting of the process that converts"
-    )
+    fast_write: bool | None = Field(default=None, description="Overrides ``write.fast`` for this job")
+    write: WriteOptions = Field(default_factory=WriteOptions)
+    timezone: str | None = Field(default=None, description="Assumed for times the files give without one")
 
 
 class ConvertReply(BaseModel):

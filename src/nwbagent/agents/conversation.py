@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ from pydantic import BaseModel, Field
 from nwbagent.agents import contracts as api
 from nwbagent.agents import units as streams
 from nwbagent.agents.bus import Action, Bus
+from nwbagent.agents.config import AgentConfig
 from nwbagent.agents.messages import BusError, Message
 from nwbagent.agents.state import AutoFix, ChatTurn, NwbSummary, Question, SessionState, State
 from nwbagent.agents.store import SessionStore
@@ -32,7 +34,6 @@ from nwbagent.metadata.merge import merge
 from nwbagent.metadata.schema import SessionMetadata
 from nwbagent.nlmeta import answer_question, is_question
 from nwbagent.nlmeta.dialogue import apply_reading, question, read_turn, reply_lines
-from nwbagent.settings import get_settings
 
 NAME = api.CONVERSATION
 
@@ -134,13 +135,20 @@ class _Reply:
 
 class ConversationAgent:
     def __init__(
-        self, bus: Bus, store: SessionStore, provider: Provider, *, provider_note: str | None = None
+        self,
+        bus: Bus,
+        store: SessionStore,
+        provider: Provider,
+        *,
+        provider_note: str | None = None,
+        config: AgentConfig | None = None,
     ) -> None:
         self.bus = bus
         self.store = store
         self.provider = provider
         self.provider_note = provider_note
-        self.workflow = Workflow()
+        self.config = config or AgentConfig()
+        self.workflow = Workflow(self.config.max_improve_rounds)
         self._locks: dict[str, asyncio.Lock] = {}
         bus.register(
             NAME,
@@ -199,7 +207,9 @@ class ConversationAgent:
 
     async def set_metadata(self, message: Message, request: SetMetadataRequest) -> Turn:
         async def run(session: SessionState, say: _Reply) -> None:
-            layer = from_user(request.fields, evidence="entered in the metadata form")
+            layer = from_user(
+                request.fields, evidence="entered in the metadata form", timezone=self.config.timezone
+            )
             previous = session.metadata_layers.get("user")
             session.metadata_layers["user"] = merge(previous, layer) if previous else layer
             self._record_fixes(session, layer, request.fields)
@@ -293,7 +303,9 @@ class ConversationAgent:
                 session,
                 api.CONVERSION,
                 "read_metadata",
-                api.ReadMetadataRequest(source=source, units=session.ready_units()),
+                api.ReadMetadataRequest(
+                    source=source, units=session.ready_units(), timezone=self.config.timezone
+                ),
                 api.ReadMetadataReply,
             )
         except BusError as exc:
@@ -650,7 +662,11 @@ class ConversationAgent:
     async def _metadata_from_text(self, session: SessionState, say: _Reply, text: str) -> None:
         before = session.merged_metadata()
         reading = await asyncio.to_thread(
-            read_turn, text, before.values(), session.pending_confirmations, self.provider
+            partial(read_turn, timezone=self.config.timezone),
+            text,
+            before.values(),
+            session.pending_confirmations,
+            self.provider,
         )
         self._account(session, say, reading.usage, reading.fallback_note)
         session.pending_confirmations = reading.ask
@@ -699,13 +715,15 @@ class ConversationAgent:
                 layers=layers,
                 output_dir=str(self._output_dir(session) / ("preview" if stub else "nwb")),
                 stub=stub,
+                timezone=self.config.timezone,
+                write=self.config.write,
             ),
             api.ConvertReply,
         )
         return list(reply.outputs)
 
     def _output_dir(self, session: SessionState) -> Path:
-        return Path(session.output_dir or Path(get_settings().work_dir) / session.id)
+        return Path(session.output_dir or Path(self.config.work_dir) / session.id)
 
     async def _call(
         self, session: SessionState, target: str, action: str, payload: BaseModel, result: type[Any]

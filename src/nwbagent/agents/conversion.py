@@ -52,6 +52,8 @@ def convert_request(request: ConvertRequest, progress: Callable[[dict[str, Any]]
         progress=on_progress,
         inspect=False,
         fast_write=request.fast_write,
+        write=request.write,
+        timezone=request.timezone,
     )
     return ConvertReply(outputs=outputs)
 
@@ -84,7 +86,9 @@ class ConversionAgent:
     def read_metadata(self, message: Message, request: ReadMetadataRequest) -> ReadMetadataReply:
         """What the files say, from the units whose reader opens; the others come back left out."""
         try:
-            opened = OpenedSession(request.units, Path(request.source).expanduser().resolve())
+            opened = OpenedSession(
+                request.units, Path(request.source).expanduser().resolve(), timezone=request.timezone
+            )
         except NothingOpened as nothing:
             return ReadMetadataReply(layers={}, left_out=nothing.left_out)
         return ReadMetadataReply(

@@ -43,6 +43,11 @@ class BusErrorPayload(BaseModel):
     hint: str | None = None
     path: str | None = None
     details: str | None = Field(default=None, description="The underlying message, for technical details")
+    reason: str | None = Field(
+        default=None,
+        description="For a user_error, the error's own code (missing_data_file, needs_value, ...): what "
+        "a client acts on",
+    )
 
 
 class BusError(Exception):

@@ -51,7 +51,6 @@ from typing import Any
 
 from nwbagent.agents.state import CONFIDENT, SessionState, State, TraceEntry, jsonable_input, utcnow
 from nwbagent.errors import UserFacingError
-from nwbagent.settings import get_settings
 
 #: A guard returns None when the step may be taken, else why not (one sentence naming the fix).
 Guard = Callable[[SessionState], str | None]
@@ -295,9 +294,7 @@ def build_edges(max_improve_rounds: int) -> list[Edge]:
 class Workflow:
     """The transition table and the rules for taking a step; stateless, one instance serves all sessions."""
 
-    def __init__(self, max_improve_rounds: int | None = None) -> None:
-        if max_improve_rounds is None:
-            max_improve_rounds = get_settings().max_improve_rounds
+    def __init__(self, max_improve_rounds: int = 3) -> None:
         self.max_improve_rounds = max_improve_rounds
         self.edges: dict[tuple[State, State], Edge] = {
             (e.source, e.target): e for e in build_edges(max_improve_rounds)

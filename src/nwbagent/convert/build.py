@@ -36,7 +36,7 @@ class OpenedSession:
     Units whose reader cannot open them are in ``left_out`` (with the fix) instead of ``units``.
     """
 
-    def __init__(self, units: Sequence[Unit], source: Path) -> None:
+    def __init__(self, units: Sequence[Unit], source: Path, *, timezone: str | None = None) -> None:
         from neuroconv import ConverterPipe
 
         self.left_out: list[LeftOut] = []
@@ -76,9 +76,10 @@ class OpenedSession:
         evidence = ", ".join(u.label for u in self.units)
         self.layers: dict[str, SessionMetadata] = {
             "default": defaults(),
-            "inferred": from_path(self.root),
+            "inferred": from_path(self.root, timezone=timezone),
             "file": merge(
-                from_neuroconv(self.base, f"read from the files by {evidence}"), from_probe(overlay)
+                from_neuroconv(self.base, f"read from the files by {evidence}", timezone=timezone),
+                from_probe(overlay, timezone=timezone),
             ),
         }
 

@@ -22,6 +22,7 @@ from nwbagent import outputs
 from nwbagent.convert.build import OpenedSession, build_nwbfile, unique_series_names
 from nwbagent.convert.direct_write import FillStats
 from nwbagent.convert.failures import explain_write_failure
+from nwbagent.convert.options import WriteOptions
 from nwbagent.convert.progress import ProgressCallback, ProgressTracker, bar_class_for
 from nwbagent.convert.recipe import write_recipe
 from nwbagent.convert.select import Options, select_units
@@ -40,7 +41,6 @@ from nwbagent.metadata import (
     to_neuroconv,
 )
 from nwbagent.metadata.extract import make_field
-from nwbagent.settings import get_settings
 
 Backend = Literal["hdf5", "zarr"]
 log = logging.getLogger(__name__)
@@ -86,12 +86,15 @@ def convert(
     progress: ProgressCallback | None = None,
     inspect: bool = True,
     fast_write: bool | None = None,
+    write: WriteOptions | None = None,
+    timezone: str | None = None,
 ) -> list[ConversionOutput]:
     """Detect, convert every session found under ``source`` and inspect the results.
 
     ``parts`` picks acquisitions/segments ("experiment2", "g0 t1"), ``options`` gives values the files lack
-    (see :func:`~nwbagent.convert.select.select_units`); ``fast_write`` (default: the ``fast_write``
-    setting) picks the parallel direct-chunk writer for HDF5.
+    (see :func:`~nwbagent.convert.select.select_units`); ``write`` says how HDF5 is written
+    (``fast_write`` overrides its writer); ``timezone`` is assumed for times given without one (default:
+    this machine's zone).
     """
     source = Path(source).expanduser().resolve()
     if not source.exists():
@@ -108,7 +111,7 @@ def convert(
         units,
         source,
         output_dir,
-        layers=[from_user(dict(user_metadata or {}))],
+        layers=[from_user(dict(user_metadata or {}), timezone=timezone)],
         stub=stub,
         backend=backend,
         overwrite=overwrite,
@@ -117,6 +120,8 @@ def convert(
         warnings=warnings,
         left_out=left,
         fast_write=fast_write,
+        write=write,
+        timezone=timezone,
     )
 
 
@@ -134,6 +139,8 @@ def convert_units(
     warnings: list[str] | None = None,
     left_out: Sequence[LeftOut] = (),
     fast_write: bool | None = None,
+    write: WriteOptions | None = None,
+    timezone: str | None = None,
 ) -> list[ConversionOutput]:
     """Convert already chosen units, one file per session, with ``layers`` merged over what the files say.
 
@@ -146,7 +153,10 @@ def convert_units(
     warnings = list(warnings or [])
     out_root = _prepare_output_dir(Path(output_dir))
     sessions = group_sessions(list(units), source)
-    plans = [_plan(group, source, out_root, layers, stub) for group in sessions]
+    write = (write or WriteOptions()).model_copy(update={} if fast_write is None else {"fast": fast_write})
+    plans = [
+        _plan(group, source, out_root, layers, stub, write=write, timezone=timezone) for group in sessions
+    ]
     for plan in plans:
         if plan.nwb_path.exists() and not overwrite:
             raise UserFacingError(
@@ -166,7 +176,7 @@ def convert_units(
         )
     for item in left_out:
         _owner(plans, item).left_before.append(item)
-    direct = backend == "hdf5" and (get_settings().fast_write if fast_write is None else fast_write)
+    direct = backend == "hdf5" and write.fast
     return [_run(plan, backend, progress, inspect, warnings, direct) for plan in plans]
 
 
@@ -179,9 +189,11 @@ def _owner(plans: list[_Plan], item: LeftOut) -> _Plan:
     return plans[0]
 
 
-def file_metadata(units: Sequence[Unit], source: str | Path) -> dict[str, SessionMetadata]:
+def file_metadata(
+    units: Sequence[Unit], source: str | Path, *, timezone: str | None = None
+) -> dict[str, SessionMetadata]:
     """What the files, their names and the defaults say, before the user says anything."""
-    return OpenedSession(units, Path(source).expanduser().resolve()).layers
+    return OpenedSession(units, Path(source).expanduser().resolve(), timezone=timezone).layers
 
 
 class _Plan:
@@ -195,8 +207,10 @@ class _Plan:
         nwb_path: Path,
         source: Path,
         stub: bool,
+        write: WriteOptions,
     ) -> None:
         self.opened = opened
+        self.write = write
         self.metadata = metadata
         self.session = session
         self.nwb_path = nwb_path
@@ -231,8 +245,11 @@ def _plan(
     out_root: Path,
     layers: Sequence[SessionMetadata],
     stub: bool,
+    *,
+    write: WriteOptions | None = None,
+    timezone: str | None = None,
 ) -> _Plan:
-    opened = OpenedSession(units, source)
+    opened = OpenedSession(units, source, timezone=timezone)
     session_root = opened.root
     session = merge(*opened.layers.values(), *layers)
     acquisition = opened.units[0].acquisition
@@ -257,7 +274,7 @@ def _plan(
     name = _output_name(session, session_root)
     if stub:
         name = name[: -len(".nwb")] + "_stub.nwb"
-    plan = _Plan(opened, metadata, session, out_root / name, session_root, stub)
+    plan = _Plan(opened, metadata, session, out_root / name, session_root, stub, write or WriteOptions())
     if acquisition:
         plan.notes += _given_start_note(session, opened.layers["file"], acquisition)
     return plan
@@ -383,12 +400,11 @@ def _write(
         return None
     from nwbagent.convert import direct_write
 
-    settings = get_settings()
     return direct_write.write_nwbfile(
         nwbfile,
         path,
-        level=settings.write_gzip_level,
-        threads=settings.write_threads or None,
+        level=plan.write.gzip_level,
+        threads=plan.write.threads or None,
         on_bytes=tracker.advance,
     )
 
@@ -428,7 +444,6 @@ def _write_reports(plan: _Plan, final: Path, result: InspectionResult, warnings:
 
 
 def _conversion_options(plan: _Plan, tracker: ProgressTracker) -> dict[str, dict[str, Any]]:
-    settings = get_settings()
     options: dict[str, dict[str, Any]] = {}
     for key, iface in plan.pipe.data_interface_objects.items():
         params = pyinspect.signature(iface.add_to_nwbfile).parameters
@@ -437,7 +452,7 @@ def _conversion_options(plan: _Plan, tracker: ProgressTracker) -> dict[str, dict
             opts["stub_test"] = plan.stub
         if "iterator_options" in params and hasattr(iface, "recording_extractor"):
             opts["iterator_options"] = {
-                "buffer_gb": settings.buffer_gb,
+                "buffer_gb": plan.write.buffer_gb,
                 "display_progress": True,
                 "progress_bar_class": bar_class_for(tracker, _recording_bytes(iface, plan.stub)),
             }

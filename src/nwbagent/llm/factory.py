@@ -19,7 +19,7 @@ from nwbagent.llm.openai_provider import DEFAULT_MODEL as OPENAI_DEFAULT_MODEL
 from nwbagent.llm.openai_provider import OpenAIProvider
 from nwbagent.llm.retry import RetryPolicy
 from nwbagent.llm.rules_provider import RulesProvider
-from nwbagent.settings import Settings, get_settings
+from nwbagent.settings import Settings
 
 log = logging.getLogger("nwbagent.llm")
 
@@ -57,12 +57,11 @@ def chosen_provider(settings: Settings) -> str:
     return "rules"
 
 
-def get_provider(settings: Settings | None = None, *, retry_policy: RetryPolicy | None = None) -> Provider:
+def get_provider(settings: Settings, *, retry_policy: RetryPolicy | None = None) -> Provider:
     """Build the configured provider; ``LLMError(kind="config")`` when it cannot be built.
 
     ``retry_policy`` overrides backoff timing (tests); by default it follows ``llm_max_retries``.
     """
-    settings = settings or get_settings()
     choice = chosen_provider(settings)
     policy = retry_policy or RetryPolicy(max_retries=max(settings.llm_max_retries, 0))
     if choice == "rules":
@@ -106,7 +105,7 @@ def get_provider(settings: Settings | None = None, *, retry_policy: RetryPolicy 
 
 
 def get_provider_or_rules(
-    settings: Settings | None = None, *, retry_policy: RetryPolicy | None = None
+    settings: Settings, *, retry_policy: RetryPolicy | None = None
 ) -> tuple[Provider, str | None]:
     """The configured provider, or rules plus a one-line note saying why the LLM is off.
 

@@ -236,11 +236,11 @@ def check_metadata(session: SessionMetadata, *, partial: bool = False) -> list[M
     return issues
 
 
-def check_metadata_file(path: str | Path) -> list[MetadataIssue]:
+def check_metadata_file(path: str | Path, *, timezone: str | None = None) -> list[MetadataIssue]:
     """Issues in a user's YAML/JSON metadata file, judged as it would be merged over nwbagent's defaults.
 
     An unreadable file or unknown field names raise ``UserFacingError`` instead: there is nothing to judge.
     """
     path = Path(path)
-    user = from_user(load_user_file(path), evidence=f"from {path.name}")
+    user = from_user(load_user_file(path), evidence=f"from {path.name}", timezone=timezone)
     return check_metadata(merge(defaults(), user), partial=True)

@@ -26,17 +26,24 @@ _NEUROCONV_PLACEHOLDERS = {"", "no description", "unknown"}
 
 
 def make_field(
-    name: str, raw: Any, *, source: Source, confidence: float, evidence: str, species: str | None = None
+    name: str,
+    raw: Any,
+    *,
+    source: Source,
+    confidence: float,
+    evidence: str,
+    species: str | None = None,
+    timezone: str | None = None,
 ) -> FieldValue:
     """Normalize one raw value into a ``FieldValue``; a rejected value is kept raw with the reason."""
     try:
         if name in _TIME_FIELDS:
             what = "Session start time" if name == "session_start_time" else "Date of birth"
-            value, note = make_aware(parse_datetime(raw, what))
+            value, note = make_aware(parse_datetime(raw, what), timezone)
             if note:
                 evidence = f"{evidence}; {note}"
         else:
-            value = normalize_field(name, raw, species=species)
+            value = normalize_field(name, raw, species=species, timezone=timezone)
     except ValueError as exc:
         return FieldValue(
             value=_jsonable(raw), source=source, confidence=confidence, evidence=evidence, error=str(exc)
@@ -54,7 +61,12 @@ def _jsonable(raw: Any) -> Any:
 
 
 def _build(
-    raw: Mapping[str, Any], *, source: Source, confidence: float, evidence: Mapping[str, str] | str
+    raw: Mapping[str, Any],
+    *,
+    source: Source,
+    confidence: float,
+    evidence: Mapping[str, str] | str,
+    timezone: str | None = None,
 ) -> SessionMetadata:
     """Normalize a flat mapping; species goes first because reading ``sex`` depends on it."""
     fields: dict[str, FieldValue] = {}
@@ -64,7 +76,15 @@ def _build(
         if value is None or (isinstance(value, (str, list)) and not value):
             continue
         why = evidence if isinstance(evidence, str) else evidence[name]
-        fv = make_field(name, value, source=source, confidence=confidence, evidence=why, species=species)
+        fv = make_field(
+            name,
+            value,
+            source=source,
+            confidence=confidence,
+            evidence=why,
+            species=species,
+            timezone=timezone,
+        )
         if name == "species" and fv.error is None:
             species = fv.value
         fields[name] = fv
@@ -74,7 +94,9 @@ def _build(
 # ---------------------------------------------------------------------------------------------- files
 
 
-def from_neuroconv(metadata: Mapping[str, Any], evidence: str) -> SessionMetadata:
+def from_neuroconv(
+    metadata: Mapping[str, Any], evidence: str, *, timezone: str | None = None
+) -> SessionMetadata:
     """Fields a NeuroConv ``get_metadata()`` dict read from the recording, as ``source="file"``.
 
     ``evidence`` names the reader and files (e.g. "SpikeGLX .meta of TEST_20210920_0_g0"). The random
@@ -108,10 +130,10 @@ def from_neuroconv(metadata: Mapping[str, Any], evidence: str) -> SessionMetadat
     if locations:
         raw["brain_region"] = ", ".join(locations)
         where["brain_region"] = f"{evidence} (Ecephys.ElectrodeGroups.location)"
-    return _build(raw, source="file", confidence=0.9, evidence=where)
+    return _build(raw, source="file", confidence=0.9, evidence=where, timezone=timezone)
 
 
-def from_probe(fields: Mapping[str, tuple[Any, str]]) -> SessionMetadata:
+def from_probe(fields: Mapping[str, tuple[Any, str]], *, timezone: str | None = None) -> SessionMetadata:
     """What a format probe read from files NeuroConv does not look at, as ``source="file"``.
 
     Ranked above NeuroConv's own reading of the same field (confidence 0.95 vs 0.9): the probe reads the
@@ -119,7 +141,7 @@ def from_probe(fields: Mapping[str, tuple[Any, str]]) -> SessionMetadata:
     """
     raw = {name: value for name, (value, _) in fields.items()}
     where = {name: why for name, (_, why) in fields.items()}
-    return _build(raw, source="file", confidence=0.95, evidence=where)
+    return _build(raw, source="file", confidence=0.95, evidence=where, timezone=timezone)
 
 
 def _electrode_groups(metadata: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -187,7 +209,7 @@ def _name_candidates(path: Path) -> list[str]:
     return names
 
 
-def from_path(path: Path) -> SessionMetadata:
+def from_path(path: Path, *, timezone: str | None = None) -> SessionMetadata:
     """Guesses from folder and file names (``source="inferred"``), to prefill questions, not to decide."""
     path = Path(path)
     names = _name_candidates(path)
@@ -227,6 +249,7 @@ def from_path(path: Path) -> SessionMetadata:
             source="inferred",
             confidence=confidence[name],
             evidence=f"from the path: {where[name]}",
+            timezone=timezone,
         )
     return SessionMetadata(**fields)
 
@@ -264,7 +287,9 @@ def _canonical_key(key: str) -> str:
     return _ALIASES.get(name, name)
 
 
-def from_user(mapping: Mapping[str, Any], *, evidence: str = "given by the user") -> SessionMetadata:
+def from_user(
+    mapping: Mapping[str, Any], *, evidence: str = "given by the user", timezone: str | None = None
+) -> SessionMetadata:
     """The user's answers (flat ``field -> value``) as ``source="user"`` with confidence 1.0.
 
     Unknown keys are an error rather than ignored: a misspelt 'speceis' would otherwise vanish silently.
@@ -287,7 +312,7 @@ def from_user(mapping: Mapping[str, Any], *, evidence: str = "given by the user"
             fix=f"Use only these names: {', '.join(FIELD_NAMES)}.",
             code="unknown_metadata_field",
         )
-    return _build(raw, source="user", confidence=1.0, evidence=evidence)
+    return _build(raw, source="user", confidence=1.0, evidence=evidence, timezone=timezone)
 
 
 class _StringLoader(yaml.SafeLoader):

@@ -18,7 +18,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nwbagent.metadata.schema import EXPERIMENTER_PATTERN, SPECIES_PATTERN
-from nwbagent.settings import get_settings
 
 # ---------------------------------------------------------------------------------------------- age
 
@@ -308,9 +307,9 @@ def normalize_experimenter(value: Any) -> list[str]:
 # ---------------------------------------------------------------------------------------------- time
 
 
-def assumed_timezone() -> tuple[tzinfo, str]:
-    """The zone for times recorded without one, and a phrase saying where that choice came from."""
-    configured = get_settings().timezone
+def assumed_timezone(configured: str | None = None) -> tuple[tzinfo, str]:
+    """The zone for times recorded without one (``configured``, an IANA name the caller read from its
+    settings or the user gave; else this machine's), and a phrase saying where that choice came from."""
     if configured:
         try:
             return ZoneInfo(configured), f"{configured} from settings (NWBAGENT_TIMEZONE)"
@@ -358,26 +357,28 @@ def parse_datetime(value: Any, what: str = "Session start time") -> datetime:
     raise ValueError(f"{what} '{value}' is not a date and time nwbagent can read; {_TIME_EXAMPLE}.")
 
 
-def make_aware(moment: datetime) -> tuple[datetime, str | None]:
+def make_aware(moment: datetime, timezone: str | None = None) -> tuple[datetime, str | None]:
     """Attach the assumed zone to a naive time; the note (None when nothing was assumed) goes in evidence."""
     if moment.tzinfo is not None and moment.utcoffset() is not None:
         return moment, None
-    zone, why = assumed_timezone()
+    zone, why = assumed_timezone(timezone)
     return moment.replace(tzinfo=zone), f"no time zone given; assumed {why}"
 
 
-def normalize_datetime(value: Any, what: str = "Session start time") -> datetime:
+def normalize_datetime(
+    value: Any, what: str = "Session start time", *, timezone: str | None = None
+) -> datetime:
     """Always timezone-aware: NWB files with naive start times are ambiguous across labs and archives."""
-    aware, _ = make_aware(parse_datetime(value, what))
+    aware, _ = make_aware(parse_datetime(value, what), timezone)
     return aware
 
 
-def normalize_session_start_time(value: Any) -> datetime:
-    return normalize_datetime(value, "Session start time")
+def normalize_session_start_time(value: Any, *, timezone: str | None = None) -> datetime:
+    return normalize_datetime(value, "Session start time", timezone=timezone)
 
 
-def normalize_date_of_birth(value: Any) -> datetime:
-    return normalize_datetime(value, "Date of birth")
+def normalize_date_of_birth(value: Any, *, timezone: str | None = None) -> datetime:
+    return normalize_datetime(value, "Date of birth", timezone=timezone)
 
 
 # ---------------------------------------------------------------------------------------------- misc
@@ -455,8 +456,9 @@ def normalize_text(value: Any, what: str) -> str:
     return text
 
 
-def normalize_field(name: str, value: Any, *, species: str | None = None) -> Any:
-    """Dispatch to the normalizer of one field; ``species`` is needed only to read ``sex`` correctly."""
+def normalize_field(name: str, value: Any, *, species: str | None = None, timezone: str | None = None) -> Any:
+    """Dispatch to the normalizer of one field; ``species`` is needed only to read ``sex`` correctly,
+    ``timezone`` only for times given without a zone."""
     if name == "age":
         return normalize_age(value)
     if name == "sex":
@@ -466,9 +468,9 @@ def normalize_field(name: str, value: Any, *, species: str | None = None) -> Any
     if name == "experimenter":
         return normalize_experimenter(value)
     if name == "session_start_time":
-        return normalize_session_start_time(value)
+        return normalize_session_start_time(value, timezone=timezone)
     if name == "date_of_birth":
-        return normalize_date_of_birth(value)
+        return normalize_date_of_birth(value, timezone=timezone)
     if name == "weight":
         return normalize_weight(value)
     if name == "keywords":

@@ -55,11 +55,17 @@ def read_turn(
     current: dict[str, Any] | None = None,
     pending: list[ExtractedField] | None = None,
     provider: Provider | None = None,
+    *,
+    timezone: str | None = None,
 ) -> TurnReading:
     """Read ``text`` given the values the session holds now and the values waiting for a yes or no."""
     current, pending = current or {}, pending or []
     answer, rest = split_answer(text) if pending else (None, text)
-    extraction = extract_metadata(rest, provider) if rest.strip() else Extraction(fields=[], provider="rules")
+    extraction = (
+        extract_metadata(rest, provider, timezone=timezone)
+        if rest.strip()
+        else Extraction(fields=[], provider="rules")
+    )
     fields = list(extraction.fields)
     found = {f.field for f in fields}
     species = next((f.value for f in fields if f.field == "species"), current.get("species"))

@@ -122,7 +122,9 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
-def _validate(item: Any, text: str, masked: str, species: str | None) -> ExtractedField | DroppedField:
+def _validate(
+    item: Any, text: str, masked: str, species: str | None, timezone: str | None = None
+) -> ExtractedField | DroppedField:
     if not isinstance(item, dict):
         return DroppedField(field="?", value=str(item)[:200], reason="not an object")
     field, value = str(item.get("field", "")), item.get("value")
@@ -136,7 +138,7 @@ def _validate(item: Any, text: str, masked: str, species: str | None) -> Extract
     if value is None or unsafe_value(value) or unsafe_value(evidence):
         return DroppedField(field=field, value=value, reason="value is empty or contains markup")
     try:
-        normalized = _normalize(field, value, evidence, species)
+        normalized = _normalize(field, value, evidence, species, timezone)
     except ValueError as exc:
         return DroppedField(field=field, value=value, reason=str(exc))
     try:
@@ -146,7 +148,9 @@ def _validate(item: Any, text: str, masked: str, species: str | None) -> Extract
     return ExtractedField(field=field, value=normalized, confidence=confidence, evidence=evidence)
 
 
-def _normalize(field: str, value: Any, evidence: str, species: str | None) -> Any:
+def _normalize(
+    field: str, value: Any, evidence: str, species: str | None, timezone: str | None = None
+) -> Any:
     """The schema's normalizer plus the vocabularies; a value outside them is refused, not passed through."""
     if field == "brain_region":
         parts = value if isinstance(value, list) else str(value).split(",")
@@ -156,7 +160,7 @@ def _normalize(field: str, value: Any, evidence: str, species: str | None) -> An
         return ", ".join(dict.fromkeys(a for a in acronyms if a))
     if field == "institution":
         return lookup_institution(str(value)) or normalize_field(field, value)
-    normalized = normalize_field(field, value, species=species)
+    normalized = normalize_field(field, value, species=species, timezone=timezone)
     if field == "species":
         known = {str(row["name"]) for row in species_table()}
         if normalized not in known and not str(normalized).startswith("http://purl.obolibrary.org/"):
@@ -192,9 +196,11 @@ def _note(kind: str) -> str:
     return f"The language model was unavailable ({reason}); I used the built-in rules instead."
 
 
-def extract_metadata(text: str, provider: Provider | None) -> Extraction:
-    """Fields stated in ``text``: rules always, plus a language model's validated proposals when available."""
-    reading = read_rules(text)
+def extract_metadata(text: str, provider: Provider | None, *, timezone: str | None = None) -> Extraction:
+    """Fields stated in ``text``: rules always, plus a language model's validated proposals when available.
+
+    ``timezone`` is assumed for a time said without one (default: this machine's zone)."""
+    reading = read_rules(text, timezone=timezone)
     rules, negated = reading.fields, reading.negated
     if provider is None or provider.name == "rules":
         return Extraction(fields=rules, negated=negated, provider="rules")
@@ -221,7 +227,7 @@ def extract_metadata(text: str, provider: Provider | None) -> Extraction:
     accepted: dict[str, ExtractedField] = {}
     dropped: list[DroppedField] = []
     for item in ordered:
-        checked = _validate(item, text, masked, species)
+        checked = _validate(item, text, masked, species, timezone)
         if isinstance(checked, DroppedField):
             dropped.append(checked)
             continue

@@ -103,10 +103,10 @@ PROSE_FIELDS = ("session_description", "experiment_description", "subject_descri
 _ORDER = {name: i for i, name in enumerate(FIELD_NAMES)}
 
 
-def _normalize(hit: Hit, species: str | None) -> Any:
+def _normalize(hit: Hit, species: str | None, timezone: str | None = None) -> Any:
     if hit.value is not None:
         return hit.value
-    return normalize_field(hit.field, hit.raw, species=species)
+    return normalize_field(hit.field, hit.raw, species=species, timezone=timezone)
 
 
 def _hits(masked: str) -> tuple[list[Hit], list[Hit]]:
@@ -161,7 +161,7 @@ def _pick(values: list[tuple[Any, Hit]], cues: list[tuple[int, int]]) -> list[tu
     return None
 
 
-def read_rules(text: str) -> RulesReading:
+def read_rules(text: str, *, timezone: str | None = None) -> RulesReading:
     """Every field the text states, with how sure the reading is, and the values the text denies.
 
     Labelled statements ('species: rat') win over phrasing ('a rat'); within one strength of reading, sure
@@ -201,7 +201,7 @@ def read_rules(text: str) -> RulesReading:
         negated: list[tuple[Any, Hit]] = []
         for hit in hits:
             try:
-                value = _normalize(hit, species_value)
+                value = _normalize(hit, species_value, timezone)
             except ValueError:
                 continue
             if unsafe_value(value):
@@ -242,9 +242,9 @@ def read_rules(text: str) -> RulesReading:
     )
 
 
-def extract_rules(text: str) -> list[ExtractedField]:
+def extract_rules(text: str, *, timezone: str | None = None) -> list[ExtractedField]:
     """The values ``read_rules`` finds (unsure ones included, flagged by their confidence)."""
-    return read_rules(text).fields
+    return read_rules(text, timezone=timezone).fields
 
 
 def _non_mouse_regions(results: dict[str, ExtractedField]) -> None:

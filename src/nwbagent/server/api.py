@@ -35,11 +35,11 @@ from nwbagent.server.auth import (
     ApiError,
     api_key_owner,
     bearer_matches,
+    check_session_access,
     cookie_name,
     hash_token,
     new_token,
     not_found,
-    presented_token,
     require_admin,
     token_from_cookie,
     token_matches,
@@ -85,13 +85,10 @@ def session_id_for(session_id: str, request: Request, svc: ServiceDep, owner: Ca
     A change made with the cookie alone must come from this service's own pages (``security.py``).
     """
     try:
-        stored, session_owner = svc.store.access(session_id)
+        stored: tuple[str | None, str | None] | None = svc.store.access(session_id)
     except SessionNotFound:
-        raise not_found() from None
-    if not token_matches(presented_token(request, session_id), stored):
-        raise not_found()
-    if session_owner is not None and owner is not None and session_owner != owner:
-        raise not_found()
+        stored = None
+    check_session_access(request, session_id, stored, owner)
     if (
         request.method not in SAFE_METHODS
         and token_from_cookie(request, session_id)

@@ -144,7 +144,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         p = exc.payload
         if p.code in ("user_error", "invalid_payload"):
             message = f"{p.path}: {p.message}" if p.path else p.message
-            return _error(400, p.code, message, p.hint)
+            code = p.reason or p.code
+            return _error(_USER_ERROR_STATUS.get(code, 400), code, message, p.hint)
         return _error(
             500,
             p.code,

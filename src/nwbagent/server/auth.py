@@ -127,3 +127,23 @@ def require_admin(request: Request, admin_token: str | None) -> None:
         raise ApiError(
             403, "forbidden", "Wrong or missing admin token.", "Send Authorization: Bearer <admin token>."
         )
+
+
+def check_session_access(
+    conn: HTTPConnection,
+    session_id: str,
+    stored: tuple[str | None, str | None] | None,
+    owner: str | None,
+    *,
+    allow_query: bool = False,
+) -> None:
+    """The one access rule for a session, for REST and WebSocket alike: its token, and its owner when API
+    keys are in use. ``stored`` is the session's (token hash, owner), None when there is no such session.
+    Raises the same 404 whatever failed, so a caller learns nothing about sessions it cannot open."""
+    if stored is None:
+        raise not_found()
+    token_hash, session_owner = stored
+    if not token_matches(presented_token(conn, session_id, allow_query=allow_query), token_hash):
+        raise not_found()
+    if session_owner is not None and owner is not None and session_owner != owner:
+        raise not_found()

@@ -71,7 +71,7 @@ def _failed(exc: Exception) -> dict[str, Any]:
     from nwbagent.errors import UserFacingError, internal_error
 
     if isinstance(exc, UserFacingError):
-        error = {"code": "user_error", **_said(exc)}
+        error = {"code": exc.code, "kind": "user_error", **_said(exc)}
         return JobOutcome(status="failed", error=error).model_dump(mode="json")
     # a bug or a reader crash: report it, the server must not die with the worker
     error = {"code": "handler_failed", **_said(internal_error(exc))}

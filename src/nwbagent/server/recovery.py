@@ -45,10 +45,12 @@ class RecoveryReport:
     partial_files: list[str] = field(default_factory=list)
 
 
-def recover(store: SessionStore, jobs: _Jobs, sessions_dir: Path) -> RecoveryReport:
+def recover(
+    store: SessionStore, jobs: _Jobs, sessions_dir: Path, workflow: Workflow | None = None
+) -> RecoveryReport:
+    workflow = workflow or Workflow()
     report = RecoveryReport()
     report.interrupted_jobs = [job.id for job in jobs.interrupt_unfinished()]
-    workflow = Workflow()
     for session_id in store.list_ids():
         session = store.get(session_id)
         what = _settle(session, workflow)

@@ -26,14 +26,14 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from nwbagent import metrics
-from nwbagent.agents.bus import Bus
+from nwbagent.agents.config import AgentConfig
 from nwbagent.agents.contracts import ConvertReply, ConvertRequest
-from nwbagent.agents.conversation import ConversationAgent, Turn
-from nwbagent.agents.conversion import ConversionAgent
-from nwbagent.agents.evaluation import EvaluationAgent
+from nwbagent.agents.conversation import Turn
 from nwbagent.agents.messages import Message
 from nwbagent.agents.state import SessionState, utcnow
+from nwbagent.agents.system import AgentSystem
 from nwbagent.agents.units import streams_view
+from nwbagent.agents.workflow import Workflow
 from nwbagent.errors import UserFacingError
 from nwbagent.llm import get_provider_or_rules
 from nwbagent.server.db.engine import make_engine, upgrade
@@ -84,16 +84,22 @@ class Service:
         self.events = EventRepo(self.engine)
         self.hub = EventHub(self.events)
         # Without the size cap: a session stored before the cap existed must still be put back in order.
-        self.recovered = recover(SqlStore(self.engine), self.jobs, self.sessions_dir)
+        config = AgentConfig.from_settings(settings)
+        self.recovered = recover(
+            SqlStore(self.engine), self.jobs, self.sessions_dir, Workflow(config.max_improve_rounds)
+        )
         self.executor: Executor = make_executor(settings)
         self.provider, self.provider_note = get_provider_or_rules(settings)
-        self.bus = Bus()
-        self.bus.subscribe(self.hub.observe)
-        ConversionAgent(self.bus, runner=self._run_on_executor)
-        EvaluationAgent(self.bus)
-        self.conversation = ConversationAgent(
-            self.bus, self.store, self.provider, provider_note=self.provider_note
+        self.system = AgentSystem(
+            self.store,
+            self.provider,
+            config=config,
+            provider_note=self.provider_note,
+            runner=self._run_on_executor,
         )
+        self.bus = self.system.bus
+        self.bus.subscribe(self.hub.observe)
+        self.conversation = self.system.conversation
         self._turns: dict[str, asyncio.Task[Turn]] = {}
         self._seen: dict[str, datetime] = {}
         self._seen_lock = threading.Lock()
@@ -216,14 +222,7 @@ class Service:
 
     async def _send(self, session_id: str, action: str, payload: dict[str, Any]) -> Turn:
         try:
-            return await self.bus.call(
-                session_id=session_id,
-                sender="user",
-                target="conversation",
-                action=action,
-                payload=payload,
-                result=Turn,
-            )
+            return await self.system.send(session_id, action, payload)
         except Exception as exc:
             self.hub.emit(session_id, "error", {"message": str(exc)})
             raise

@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from nwbagent.agents.store import SessionNotFound
-from nwbagent.server.auth import presented_token, token_matches
+from nwbagent.server.auth import ApiError, api_key_owner, check_session_access
 from nwbagent.server.ratelimit import WS_CLOSE_RATE_LIMITED, rate_limits
 from nwbagent.server.runtime import Service
 from nwbagent.server.security import origin_allowed
@@ -39,14 +39,17 @@ async def events(websocket: WebSocket, session_id: str) -> None:
         await websocket.accept()
         await websocket.close(code=WS_CLOSE_FORBIDDEN, reason="Pages of another origin may not listen here.")
         return
-    token = presented_token(websocket, session_id, allow_query=True)
     try:
-        stored = await asyncio.to_thread(svc.store.token_hash, session_id)
+        stored: tuple[str | None, str | None] | None = await asyncio.to_thread(svc.store.access, session_id)
     except SessionNotFound:
         stored = None
     await websocket.accept()
-    if not token_matches(token, stored):
-        # Accept-then-close so the client reads a "not found" code, the WebSocket twin of the REST 404.
+    try:
+        owner = api_key_owner(websocket, svc.settings.api_keys)
+        check_session_access(websocket, session_id, stored, owner, allow_query=True)
+    except ApiError:
+        # Accept-then-close so the client reads a "not found" code, the WebSocket twin of the REST 404;
+        # the same rule as REST (token, and the owner when API keys are in use) decided it.
         await websocket.close(code=4404, reason="No session with this id is available to you.")
         return
     limits = rate_limits(websocket)

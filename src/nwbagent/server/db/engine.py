@@ -39,9 +39,9 @@ def default_url() -> str:
     return f"sqlite:///{Path(settings.data_dir).expanduser() / 'nwbagent.db'}"
 
 
-def make_engine(url: str | URL | None = None) -> Engine:
-    """An engine for ``url`` (default: the settings'), tuned for its backend; does not connect yet."""
-    parsed = _parse(url if url is not None else default_url())
+def make_engine(url: str | URL) -> Engine:
+    """An engine for ``url``, tuned for its backend; does not connect yet."""
+    parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
     if parsed.get_backend_name() == "postgresql":

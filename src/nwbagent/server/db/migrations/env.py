@@ -36,9 +36,9 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    from nwbagent.server.db.engine import make_engine
+    from nwbagent.server.db.engine import default_url, make_engine
 
-    engine = make_engine(config.get_main_option("sqlalchemy.url") or None)
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or default_url())
     try:
         with engine.begin() as own:
             _run(own)
