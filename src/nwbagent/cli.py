@@ -484,8 +484,8 @@ def chat_cmd(path: Path, output: Path | None) -> None:
 
     from nwbagent.agents.config import AgentConfig
     from nwbagent.agents.conversation import StartRequest, UserMessageRequest
-    from nwbagent.agents.state import State
     from nwbagent.agents.system import AgentSystem
+    from nwbagent.agents.workflow import TERMINAL
     from nwbagent.llm import get_provider_or_rules
     from nwbagent.settings import get_settings
 
@@ -493,7 +493,7 @@ def chat_cmd(path: Path, output: Path | None) -> None:
     provider, note = get_provider_or_rules(settings)
     system = AgentSystem(provider=provider, provider_note=note, config=AgentConfig.from_settings(settings))
     session = system.new_session(output_dir=str(output.resolve()) if output else None)
-    done = {State.accepted, State.abandoned}
+    done = TERMINAL
 
     async def talk() -> None:
         turn = await system.send(session.id, "start", StartRequest(source=str(path.resolve())))

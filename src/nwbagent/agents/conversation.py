@@ -26,6 +26,7 @@ from nwbagent.agents.config import AgentConfig
 from nwbagent.agents.messages import BusError, Message
 from nwbagent.agents.state import AutoFix, ChatTurn, NwbSummary, Question, SessionState, State
 from nwbagent.agents.store import SessionStore
+from nwbagent.agents.view import Turn, session_view
 from nwbagent.agents.workflow import Workflow
 from nwbagent.formats.model import Unit
 from nwbagent.llm.base import Provider, Usage
@@ -95,20 +96,6 @@ class SelectPartsRequest(BaseModel):
     """Acquisitions or segments to convert ("experiment2", "g0 t1"); an empty list means all of them."""
 
     parts: list[str] = Field(default_factory=list, max_length=200)
-
-
-class Turn(BaseModel):
-    """What the user sees after each input: the agent's replies and where the session stands."""
-
-    session_id: str
-    state: State
-    replies: list[str]
-    questions: list[Question] = Field(default_factory=list)
-    auto_fixes: list[AutoFix] = Field(default_factory=list)
-    allowed: list[State] = Field(default_factory=list)
-    preview: NwbSummary | None = None
-    output: NwbSummary | None = None
-    usage: Usage = Field(default_factory=Usage)
 
 
 class _Reply:
@@ -774,15 +761,9 @@ class ConversationAgent:
             finally:
                 await asyncio.to_thread(self.store.save, session)
             return Turn(
-                session_id=session.id,
-                state=session.state,
+                **session_view(session, self.workflow, chat=False),
                 replies=say.lines,
-                questions=session.open_questions(),
-                auto_fixes=session.auto_fixes[fixes_before:],
-                allowed=self.workflow.allowed(session),
-                preview=session.preview,
-                output=session.output,
-                usage=session.usage,
+                new_auto_fixes=session.auto_fixes[fixes_before:],
             )
 
 

@@ -55,7 +55,42 @@ from nwbagent.errors import UserFacingError
 #: A guard returns None when the step may be taken, else why not (one sentence naming the fix).
 Guard = Callable[[SessionState], str | None]
 
+#: States nothing follows: the session is over (metrics count the others as active).
 TERMINAL: frozenset[State] = frozenset({State.accepted, State.abandoned})
+#: States that hold a judged file of the last full conversion: its downloads are offered.
+WITH_RESULT: frozenset[State] = frozenset(
+    {State.passed, State.passed_with_issues, State.failed, State.accepted}
+)
+#: What each state is called on a page.
+STATE_LABELS: dict[State, str] = {
+    State.created: "Waiting for a recording",
+    State.files_received: "Files received",
+    State.detected: "Format detected",
+    State.needs_format_choice: "Please choose how to read the files",
+    State.collecting_metadata: "Collecting metadata",
+    State.previewing: "Trying a short preview conversion",
+    State.ready: "Ready to convert",
+    State.converting: "Converting",
+    State.inspecting: "Inspecting the NWB file",
+    State.passed: "Passed inspection",
+    State.passed_with_issues: "Passed with issues",
+    State.failed: "Failed inspection",
+    State.improving: "Improving",
+    State.accepted: "Accepted",
+    State.abandoned: "Abandoned",
+}
+#: The buttons a page shows, what each is called, and the state it asks for (for the explanation of why
+#: it is not possible now; :meth:`Workflow.may` says when each does something).
+ACTIONS: dict[str, tuple[str, State | None]] = {
+    "preview": ("Preview", State.previewing),
+    "convert": ("Convert", State.converting),
+    "accept": ("Accept", State.accepted),
+    "improve": ("Improve", State.improving),
+    "retry": ("Retry", State.converting),
+    "choose": ("Choose", State.detected),
+    "cancel": ("Cancel", None),
+    "abandon": ("Abandon", State.abandoned),
+}
 
 
 @dataclass(frozen=True)
@@ -309,6 +344,35 @@ class Workflow:
         return [
             t for t in self.targets(session.state) if self.edges[(session.state, t)].guard(session) is None
         ]
+
+    def may(self, action: str, session: SessionState) -> bool:
+        """Whether the button ``action`` does something now: the Conversation agent takes exactly these
+        steps for it (``_command``), so a client that checks here is never answered "not now"."""
+        state = session.state
+        if action == "preview":
+            return state in (State.collecting_metadata, State.ready, State.improving)
+        if action == "convert":
+            return state is State.ready or (
+                state is State.collecting_metadata and not session.open_questions("CRITICAL")
+            )
+        if action == "retry":
+            if state is State.failed:
+                return self.explain(session, State.converting) is None
+            return state is State.collecting_metadata and session.preview is None
+        if action == "choose":
+            return state is State.needs_format_choice
+        target = ACTIONS[action][1] if action in ACTIONS else None
+        return target is not None and self.explain(session, target) is None
+
+    def allowed_actions(
+        self, session: SessionState, *, busy: bool = False, job_active: bool = False
+    ) -> list[str]:
+        """The buttons that do something now (``cancel`` only while a conversion is queued or running;
+        nothing else while the agents are still busy with an earlier request)."""
+        if busy:
+            return ["cancel"] if job_active else []
+        names = [a for a in ACTIONS if a != "cancel" and self.may(a, session)]
+        return names + (["cancel"] if job_active else [])
 
     def explain(self, session: SessionState, to: State) -> str | None:
         """Why ``to`` cannot be reached now, or None when it can."""

@@ -23,6 +23,20 @@ IMPORTANCE_ORDER: tuple[Importance, ...] = (
     "BEST_PRACTICE_VIOLATION",
     "BEST_PRACTICE_SUGGESTION",
 )
+#: What a page calls each level (and the two groups that are not NWB Inspector importances), most serious
+#: first, with one sentence on what it means; the order is the order findings are shown in.
+IMPORTANCE_LABELS: dict[str, tuple[str, str]] = {
+    "CRITICAL": ("Must fix before sharing", "The file breaks a rule DANDI enforces."),
+    "PYNWB_VALIDATION": ("Must fix: the file is not valid NWB", "PyNWB's schema validation failed."),
+    "ERROR": ("Errors", "Something in the file could not be checked or is broken."),
+    "BEST_PRACTICE_VIOLATION": ("Should fix", "Breaks an NWB best practice; the file still works."),
+    "BEST_PRACTICE_SUGGESTION": ("Could improve", "A suggestion that makes the file easier to reuse."),
+    "TOOL_FAULT": (
+        "Checks that could not run",
+        "An inspector check itself failed; not a problem with your data.",
+    ),
+    "STUB_FALSE_POSITIVE": ("Only in the preview (ignored)", "Fires only on a short preview; not counted."),
+}
 #: Importances that block a DANDI upload (``dandi validate`` maps them to errors).
 BLOCKING: frozenset[str] = frozenset({"ERROR", "PYNWB_VALIDATION", "CRITICAL"})
 

@@ -478,3 +478,25 @@ def normalize_field(name: str, value: Any, *, species: str | None = None, timezo
     if name in ("subject_id", "session_id"):
         return normalize_id(value, "Subject ID" if name == "subject_id" else "Session ID")
     return normalize_text(value, name.replace("_", " ").capitalize())
+
+
+def check_value(
+    name: str, value: Any, *, species: str | None = None, timezone: str | None = None
+) -> dict[str, Any]:
+    """What a form shows while a user types: the value as it will be saved, or why it will not be, with an
+    example. The guided page asks this instead of repeating the normalizers in JavaScript."""
+    from nwbagent.metadata.schema import SPECS
+
+    spec = SPECS.get(name)
+    if spec is None:
+        return {"field": name, "ok": False, "error": f"'{name}' is not a metadata field.", "example": None}
+    example = spec.examples[0] if spec.examples else None
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return {"field": name, "ok": True, "empty": True, "value": None, "example": example}
+    try:
+        normalized = normalize_field(name, value, species=species, timezone=timezone)
+    except ValueError as exc:
+        return {"field": name, "ok": False, "error": str(exc), "example": example}
+    shown = normalized.isoformat() if isinstance(normalized, datetime) else normalized
+    changed = str(shown) != str(value).strip()
+    return {"field": name, "ok": True, "value": shown, "changed": changed, "example": example}

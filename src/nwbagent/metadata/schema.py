@@ -18,6 +18,14 @@ Source = Literal["user", "user-text", "file", "inferred", "default"]
 #: Higher wins when two layers give the same field: the person in front of the data knows best, the files
 #: record what the rig saw, names are guesses and defaults are placeholders.
 PRECEDENCE: dict[str, int] = {"user": 4, "user-text": 3, "file": 2, "inferred": 1, "default": 0}
+#: Where a value came from, as a page says it.
+SOURCE_LABELS: dict[str, str] = {
+    "user": "you (form)",
+    "user-text": "you (chat)",
+    "file": "from the files",
+    "inferred": "inferred from names",
+    "default": "default",
+}
 
 Group = Literal["NWBFile", "Subject", "Ecephys"]
 

@@ -5,9 +5,9 @@ now (...)" with HTTP 200, and a request that arrived while a turn (a conversion)
 it and was applied afterwards, where it could silently reopen a finished session. Both are now refused up
 front with ``409 {error, message, hint, state, allowed}``: ``allowed`` is what the client may do instead.
 
-The rules mirror the Conversation agent's (``agents/conversation.py``: ``_command``, ``_retry``,
-``_improve``) and take their guards from the workflow, so a refusal here is exactly a step the agent would
-not take; the chat keeps answering in words, since a typed message is a conversation, not a button.
+Which button does something is the workflow's rule (``Workflow.may``, ``Workflow.allowed_actions``), the
+same the Conversation agent follows, so a refusal here is exactly a step the agent would not take; the chat
+keeps answering in words, since a typed message is a conversation, not a button.
 """
 
 from __future__ import annotations
@@ -15,47 +15,11 @@ from __future__ import annotations
 from typing import Literal
 
 from nwbagent.agents.state import SessionState, State
-from nwbagent.agents.workflow import TERMINAL, Workflow
+from nwbagent.agents.workflow import ACTIONS, TERMINAL, Workflow
 from nwbagent.server.auth import ApiError
 
 Action = Literal["preview", "convert", "accept", "improve", "abandon", "retry", "cancel", "choose"]
-ACTIONS: tuple[Action, ...] = ("preview", "convert", "accept", "improve", "abandon", "retry", "choose")
 _FINISHED = frozenset({State.passed, State.passed_with_issues, State.failed})
-#: The state each action asks for, for the workflow's explanation of why it is not possible.
-_TARGET: dict[Action, State] = {
-    "preview": State.previewing,
-    "convert": State.converting,
-    "accept": State.accepted,
-    "improve": State.improving,
-    "abandon": State.abandoned,
-    "retry": State.converting,
-    "choose": State.detected,
-}
-
-
-def may(action: Action, session: SessionState, workflow: Workflow) -> bool:
-    state = session.state
-    if action == "preview":
-        return state in (State.collecting_metadata, State.ready, State.improving)
-    if action == "convert":
-        return state is State.ready or (
-            state is State.collecting_metadata and not session.open_questions("CRITICAL")
-        )
-    if action == "retry":
-        if state is State.failed:
-            return workflow.explain(session, State.converting) is None
-        return state is State.collecting_metadata and session.preview is None
-    if action == "choose":
-        return state is State.needs_format_choice
-    return workflow.explain(session, _TARGET[action]) is None
-
-
-def available(session: SessionState, workflow: Workflow, *, busy: bool, job_active: bool) -> list[str]:
-    """The actions a client may send now (``cancel`` only while a conversion is queued or running)."""
-    if busy:
-        return ["cancel"] if job_active else []
-    names: list[str] = [a for a in ACTIONS if may(a, session, workflow)]
-    return names + (["cancel"] if job_active else [])
 
 
 def may_edit_metadata(session: SessionState, workflow: Workflow) -> bool:
@@ -84,7 +48,8 @@ def not_now(what: str, session: SessionState, allowed: list[str], why: str | Non
 
 
 def refuse_action(action: Action, session: SessionState, workflow: Workflow, allowed: list[str]) -> ApiError:
-    why = workflow.explain(session, _TARGET[action]) if action in _TARGET else None
+    target = ACTIONS[action][1] if action in ACTIONS else None
+    why = workflow.explain(session, target) if target is not None else None
     return not_now(f"'{action}'", session, allowed, why)
 
 

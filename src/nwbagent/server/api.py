@@ -27,9 +27,12 @@ from nwbagent import __version__, outputs
 from nwbagent.agents.conversation import Turn, command_in
 from nwbagent.agents.state import SessionState, State
 from nwbagent.agents.store import SessionNotFound
+from nwbagent.agents.workflow import WITH_RESULT
 from nwbagent.metadata import metadata_json_schema
+from nwbagent.metadata.normalize import check_value
 from nwbagent.server import actions
 from nwbagent.server import health as checks
+from nwbagent.server import results as results_
 from nwbagent.server.actions import Action
 from nwbagent.server.auth import (
     ApiError,
@@ -50,6 +53,7 @@ from nwbagent.server.runtime import SAMPLES, Service
 from nwbagent.server.security import SAFE_METHODS, origin_allowed, origin_refused
 from nwbagent.server.uploads import UploadLimits, dir_size, receive_multipart, resolve_server_path
 from nwbagent.server.validation import check_metadata_fields, storable
+from nwbagent.vocabulary import vocabulary
 
 log = logging.getLogger("nwbagent.server.api")
 
@@ -60,7 +64,6 @@ router = APIRouter(prefix="/api")
 _DOWNLOAD_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox",
 }
-_FINISHED = {State.passed, State.passed_with_issues, State.failed, State.accepted}
 
 
 def service(request: Request) -> Service:
@@ -179,7 +182,7 @@ class PartsIn(BaseModel):
 async def _allowed(svc: Service, session: SessionState, *, busy: bool) -> list[str]:
     job = await asyncio.to_thread(svc.jobs.latest_for_session, session.id)
     active = job is not None and job.status in ("queued", "running")
-    return actions.available(session, svc.conversation.workflow, busy=busy, job_active=active)
+    return svc.conversation.workflow.allowed_actions(session, busy=busy, job_active=active)
 
 
 async def _admit(
@@ -205,10 +208,10 @@ async def _admit(
         if loop.time() >= deadline:
             raise actions.busy(session, await _allowed(svc, session, busy=True))
     workflow = svc.conversation.workflow
-    if kind == "action" and action is not None and not actions.may(action, session, workflow):
+    if kind == "action" and action is not None and not workflow.may(action, session):
         raise actions.refuse_action(action, session, workflow, await _allowed(svc, session, busy=False))
     if kind == "edit" and not actions.may_edit_metadata(session, workflow):
-        why = workflow.explain(session, State.improving) if session.state in _FINISHED else None
+        why = workflow.explain(session, State.improving) if session.state in WITH_RESULT else None
         raise actions.not_now("Changing the metadata", session, await _allowed(svc, session, busy=False), why)
     if kind == "start" and not actions.may_start(session, workflow):
         raise actions.not_now("Giving new files", session, await _allowed(svc, session, busy=False), None)
@@ -420,6 +423,27 @@ async def schema() -> dict[str, Any]:
     return metadata_json_schema()
 
 
+@router.get("/vocabulary", dependencies=[_open_limit("status"), Depends(caller)])
+async def vocabulary_endpoint() -> dict[str, Any]:
+    """States, actions, importance levels, sources, download kinds and format names, each from its owner."""
+    return await asyncio.to_thread(vocabulary)
+
+
+class ValueIn(BaseModel):
+    field: str = Field(max_length=64)
+    value: str | list[str] | None = Field(default=None, max_length=200)
+    species: str | None = Field(default=None, max_length=200)
+
+
+@router.post("/metadata/check", dependencies=[_open_limit("status"), Depends(caller)])
+async def check_metadata_value(body: ValueIn, svc: ServiceDep) -> dict[str, Any]:
+    """One field as the server would save it (normalized) or why not, with an example: the forms' check."""
+    value: Any = body.value
+    if isinstance(value, str) and len(value) > 10_000:
+        value = value[:10_000]
+    return check_value(body.field, value, species=body.species, timezone=svc.settings.timezone)
+
+
 @router.post("/sessions/{session_id}/actions/{action}", dependencies=[Depends(_action_limit)])
 async def act(
     action: Action, session_id: SessionId, svc: ServiceDep, body: ActionIn | None = None
@@ -442,17 +466,8 @@ async def status(session_id: SessionId, svc: ServiceDep) -> dict[str, Any]:
     job = await asyncio.to_thread(svc.job_for, session_id)
     busy = svc.busy(session_id)
     active = job is not None and job.get("status") in ("queued", "running")
-    workflow = svc.conversation.workflow
-    return {
-        "id": session.id,
-        "state": session.state.value,
-        "allowed": [s.value for s in workflow.allowed(session)],
-        "actions": actions.available(session, workflow, busy=busy, job_active=active),
-        "questions": [q.model_dump(mode="json") for q in session.open_questions()],
-        "job": job,
-        "busy": busy,
-        "updated_at": session.updated_at.isoformat(),
-    }
+    view = svc.view(session, job=job, chat=False)
+    return {**view, "actions": view["allowed_actions"], "busy": busy, "active": active}
 
 
 @router.get("/sessions/{session_id}/events/history", dependencies=[StatusLimit])
@@ -466,49 +481,15 @@ async def event_history(
 # ---- results and downloads ----------------------------------------------------------------------------
 
 
-def _final_file(session: SessionState, kind: str, index: int = 0) -> Path | None:
-    """A finished, judged output file of this session (``index`` into its files, one per acquisition),
-    never a preview or a cut-off write."""
-    files = session.outputs()
-    if session.state not in _FINISHED or not 0 <= index < len(files) or files[index].verdict is None:
-        return None
-    path = outputs.path_of(Path(files[index].nwb_path), kind)
-    return path if path.is_file() else None
-
-
-def _downloads(session: SessionState, index: int) -> dict[str, dict[str, Any]]:
-    query = f"?file={index}" if index else ""
-    files = {}
-    for kind in outputs.BY_NAME:
-        path = _final_file(session, kind, index)
-        if path is not None:
-            files[kind] = {
-                "name": path.name,
-                "size": path.stat().st_size,
-                "url": f"/api/sessions/{session.id}/download/{kind}{query}",
-            }
-    return files
-
-
 @router.get("/sessions/{session_id}/results", dependencies=[StatusLimit])
 async def results(session_id: SessionId, svc: ServiceDep) -> dict[str, Any]:
     session = await asyncio.to_thread(svc.store.peek, session_id)
-    files = session.outputs()
     return {
         "state": session.state.value,
         "verdict": session.verdict(),
         "findings": session.output.findings if session.output else {},
-        "files": _downloads(session, 0),
-        "all_files": [
-            {
-                "index": i,
-                "acquisition": out.acquisition,
-                "verdict": out.verdict,
-                "findings": out.findings,
-                "files": _downloads(session, i),
-            }
-            for i, out in enumerate(files)
-        ],
+        "files": results_.links(session, 0),
+        "all_files": results_.downloads(session),
     }
 
 
@@ -522,7 +503,7 @@ async def download(
     if kind not in outputs.BY_NAME:
         raise not_found()
     session = await asyncio.to_thread(svc.store.peek, session_id)
-    path = _final_file(session, kind, file)
+    path = results_.final_file(session, kind, file)
     if path is None:
         raise ApiError(
             409,

@@ -34,6 +34,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nwbagent import metrics as core_metrics
+from nwbagent.agents.workflow import TERMINAL
 from nwbagent.settings import Settings
 
 if TYPE_CHECKING:
@@ -45,8 +46,8 @@ if TYPE_CHECKING:
 METRICS_PATH = "/metrics"
 UNMATCHED = "unmatched"
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-#: Session states that are finished: such sessions no longer count as active.
-FINISHED_STATES = ("accepted", "abandoned")
+#: Sessions in these states no longer count as active (the workflow's terminal states).
+FINISHED_STATES = tuple(sorted(state.value for state in TERMINAL))
 
 #: Every metric family ``/metrics`` exposes (besides the process_* ones), for tests and dashboards.
 METRIC_FAMILIES = frozenset(

@@ -32,10 +32,11 @@ from nwbagent.agents.conversation import Turn
 from nwbagent.agents.messages import Message
 from nwbagent.agents.state import SessionState, utcnow
 from nwbagent.agents.system import AgentSystem
-from nwbagent.agents.units import streams_view
+from nwbagent.agents.view import SessionView, session_view
 from nwbagent.agents.workflow import Workflow
 from nwbagent.errors import UserFacingError
 from nwbagent.llm import get_provider_or_rules
+from nwbagent.server import results
 from nwbagent.server.db.engine import make_engine, upgrade
 from nwbagent.server.db.repos import EventRepo, JobRepo
 from nwbagent.server.db.store import SqlStore
@@ -309,26 +310,22 @@ class Service:
         for entry in self.executor.queue():
             self.hub.emit(entry.session_id, "job", entry.model_dump(mode="json"))
 
-    def view(self, session: SessionState) -> dict[str, Any]:
-        """What clients see of a session: the REST summary and the WebSocket snapshot are this one view."""
-        return {
-            "id": session.id,
-            "state": session.state.value,
-            "created_at": session.created_at.isoformat(),
-            "updated_at": session.updated_at.isoformat(),
-            "allowed": [s.value for s in self.conversation.workflow.allowed(session)],
-            "questions": [q.model_dump(mode="json") for q in session.open_questions()],
-            "auto_fixes": [f.model_dump(mode="json") for f in session.auto_fixes],
-            "detection": session.detection.model_dump(mode="json") if session.detection else None,
-            "selected_units": [u.label for u in session.selected_units],
-            **streams_view(session),
-            "preview": session.preview.model_dump(mode="json") if session.preview else None,
-            "output": session.output.model_dump(mode="json") if session.output else None,
-            "chat": [t.model_dump(mode="json") for t in session.chat],
-            "usage": session.usage.model_dump(),
-            "llm": {"provider": self.provider.name, "model": self.provider.model, "notes": session.llm_notes},
-            "busy": self.busy(session.id),
-        }
+    def view(
+        self, session: SessionState, *, job: dict[str, Any] | None = None, chat: bool = True
+    ) -> dict[str, Any]:
+        """What clients see of a session: the REST session and status, the WebSocket snapshot and every
+        turn's reply are this one model (:class:`~nwbagent.agents.view.SessionView`)."""
+        busy = self.busy(session.id)
+        active = job is not None and job.get("status") in ("queued", "running")
+        fields = session_view(session, self.conversation.workflow, job_active=active, busy=busy, chat=chat)
+        view = SessionView(
+            **fields,
+            llm={"provider": self.provider.name, "model": self.provider.model, "notes": session.llm_notes},
+            busy=busy,
+            job=job,
+            downloads=results.downloads(session),
+        )
+        return view.model_dump(mode="json")
 
     def job_for(self, session_id: str) -> dict[str, Any] | None:
         """The session's latest job with its live queue position."""

@@ -107,4 +107,4 @@ async def _until_closed(websocket: WebSocket) -> None:
 async def _snapshot(svc: Service, session_id: str) -> dict[str, Any]:
     session = await asyncio.to_thread(svc.store.peek, session_id)
     job = await asyncio.to_thread(svc.job_for, session_id)
-    return {**svc.view(session), "job": job}
+    return svc.view(session, job=job)
