@@ -173,7 +173,7 @@ def test_core_pipeline_imports_no_web_or_llm(package: str) -> None:
         "openai",
         "nwbagent.llm",
         "nwbagent.agents",
-        "nwbagent.nlmeta",
+        "nwbagent.sentences",
     )
     for path in (SRC / package).rglob("*.py"):
         for name in _imports(path):

@@ -22,8 +22,8 @@ from nwbagent.errors import UserFacingError
 from nwbagent.formats import detect
 from nwbagent.metadata import from_user
 from nwbagent.sample import make_spikeglx_sample
-from nwbagent.server.executor_base import Executor
 from nwbagent.server.executors import make_executor
+from nwbagent.server.executors.base import Executor
 from nwbagent.server.executors.dask import DaskExecutor
 from nwbagent.server.executors.local import LocalExecutor
 from nwbagent.server.jobs import JobOutcome, JobSpec

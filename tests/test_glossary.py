@@ -8,7 +8,7 @@ import pytest
 
 from nwbagent.llm.base import ChatMessage, LLMError, LLMResult, Usage
 from nwbagent.metadata.schema import FIELD_NAMES
-from nwbagent.nlmeta import answer_question, is_question, load_glossary, match_terms
+from nwbagent.sentences import answer_question, is_question, load_glossary, match_terms
 
 
 class FakeProvider:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from nwbagent.server.paths import UploadRejected
 from nwbagent.server.sources import Root, check_source
+from nwbagent.server.upload_rules import UploadRejected
 from server_helpers import Client, Server
 
 DESCRIPTION = "I'm Dr. Jane Smith from MIT. Mouse M12, an 8 week old male mouse, recorded in CA1."

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from nwbagent.server.archives import copy_bounded, extract_archive
-from nwbagent.server.paths import human_bytes
+from nwbagent.server.upload_rules import human_bytes
 from nwbagent.server.uploads import (
     SavedFile,
     UploadLimits,

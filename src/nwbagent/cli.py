@@ -396,7 +396,7 @@ def check_metadata_cmd(path: Path, as_json: bool) -> None:
 def extract_metadata_cmd(text: str, as_json: bool) -> None:
     """Find NWB/DANDI metadata in a plain-language description (LLM if configured, else rules)."""
     from nwbagent.llm import get_provider_or_rules
-    from nwbagent.nlmeta import extract_metadata
+    from nwbagent.sentences import extract_metadata
     from nwbagent.settings import get_settings
 
     settings = get_settings()
@@ -437,9 +437,9 @@ def extract_metadata_cmd(text: str, as_json: bool) -> None:
 def eval_metadata_cmd(which: str, as_json: bool, failures: bool) -> None:
     """Field-level precision and recall of metadata extraction on the shipped evaluation sets."""
     from nwbagent.llm import get_provider_or_rules
-    from nwbagent.nlmeta import evaluate, extract_metadata, format_report
-    from nwbagent.nlmeta.evaluate import load_cases
-    from nwbagent.nlmeta.evaluate_dialogues import (
+    from nwbagent.sentences import evaluate, extract_metadata, format_report
+    from nwbagent.sentences.evaluate import load_cases
+    from nwbagent.sentences.evaluate_dialogues import (
         evaluate_dialogues,
         format_dialogue_report,
         load_dialogues,

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from nwbagent.agents import contracts as api
+from nwbagent.agents import contracts
 from nwbagent.agents import units as streams
 from nwbagent.agents.bus import Action, Bus
 from nwbagent.agents.config import AgentConfig
@@ -33,10 +33,10 @@ from nwbagent.llm.base import Provider, Usage
 from nwbagent.metadata import from_user
 from nwbagent.metadata.merge import merge
 from nwbagent.metadata.schema import SessionMetadata
-from nwbagent.nlmeta import answer_question, is_question
-from nwbagent.nlmeta.dialogue import apply_reading, question, read_turn, reply_lines
+from nwbagent.sentences import answer_question, is_question
+from nwbagent.sentences.dialogue import apply_reading, question, read_turn, reply_lines
 
-NAME = api.CONVERSATION
+NAME = contracts.CONVERSATION
 
 Command = Literal["preview", "convert", "accept", "improve", "abandon", "choose", "retry"]
 
@@ -231,7 +231,11 @@ class ConversationAgent:
         await self._move(session, State.files_received, "user", "files given", {"source": source})
         try:
             found = await self._call(
-                session, api.CONVERSION, "detect", api.DetectRequest(source=source), api.DetectReply
+                session,
+                contracts.CONVERSION,
+                "detect",
+                contracts.DetectRequest(source=source),
+                contracts.DetectReply,
             )
         except BusError as exc:
             say(_error_text(exc) + " " + _NEXT_FILES)
@@ -288,12 +292,12 @@ class ConversationAgent:
         try:
             read = await self._call(
                 session,
-                api.CONVERSION,
+                contracts.CONVERSION,
                 "read_metadata",
-                api.ReadMetadataRequest(
+                contracts.ReadMetadataRequest(
                     source=source, units=session.ready_units(), timezone=self.config.timezone
                 ),
-                api.ReadMetadataReply,
+                contracts.ReadMetadataReply,
             )
         except BusError as exc:
             say(_error_text(exc) + " Say 'retry' to read the files again, or give other files.")
@@ -338,10 +342,10 @@ class ConversationAgent:
         """Ask what only the user can answer; once nothing critical is open, make the stub preview."""
         checked = await self._call(
             session,
-            api.EVALUATION,
+            contracts.EVALUATION,
             "check_metadata",
-            api.CheckMetadataRequest(metadata=session.merged_metadata()),
-            api.CheckMetadataReply,
+            contracts.CheckMetadataRequest(metadata=session.merged_metadata()),
+            contracts.CheckMetadataReply,
         )
         session.questions = checked.questions + streams.value_questions(session)
         if not session.selected_units:
@@ -386,9 +390,13 @@ class ConversationAgent:
         verdict_text = f"Preview{files}: {verdict} ({_counts(counts)})."
         say(f"{verdict_text}{extra} Say 'convert' for the full conversion.")
 
-    async def _inspect(self, session: SessionState, nwb: str, *, stub: bool) -> api.InspectReply:
-        reply: api.InspectReply = await self._call(
-            session, api.EVALUATION, "inspect", api.InspectRequest(nwb_path=nwb, stub=stub), api.InspectReply
+    async def _inspect(self, session: SessionState, nwb: str, *, stub: bool) -> contracts.InspectReply:
+        reply: contracts.InspectReply = await self._call(
+            session,
+            contracts.EVALUATION,
+            "inspect",
+            contracts.InspectRequest(nwb_path=nwb, stub=stub),
+            contracts.InspectReply,
         )
         return reply
 
@@ -449,7 +457,7 @@ class ConversationAgent:
         target = {"PASSED": State.passed, "PASSED_WITH_ISSUES": State.passed_with_issues}.get(
             verdict, State.failed
         )
-        await self._move(session, target, api.EVALUATION, f"inspector verdict {verdict}", counts)
+        await self._move(session, target, contracts.EVALUATION, f"inspector verdict {verdict}", counts)
         for finding in data_findings[:5]:
             say(f"• {finding.importance}: {finding.message} Fix: {finding.fix}")
         if target is State.failed:
@@ -471,7 +479,7 @@ class ConversationAgent:
         summary = summary or session.output
         if summary is None:
             return
-        request = api.ReportRequest(
+        request = contracts.ReportRequest(
             nwb_path=summary.nwb_path,
             inspection=inspection,
             source=session.source_paths[0] if session.source_paths else None,
@@ -483,7 +491,7 @@ class ConversationAgent:
             model=self.provider.model,
         )
         try:
-            reply = await self._call(session, api.EVALUATION, "report", request, api.ReportReply)
+            reply = await self._call(session, contracts.EVALUATION, "report", request, contracts.ReportReply)
         except BusError as exc:
             say(f"The report could not be written: {_error_text(exc)}")
             return
@@ -694,9 +702,9 @@ class ConversationAgent:
         layers = [session.metadata_layers[k] for k in ("user-text", "user") if k in session.metadata_layers]
         reply = await self._call(
             session,
-            api.CONVERSION,
+            contracts.CONVERSION,
             "convert",
-            api.ConvertRequest(
+            contracts.ConvertRequest(
                 source=session.source_paths[0],
                 units=session.ready_units(),
                 layers=layers,
@@ -705,7 +713,7 @@ class ConversationAgent:
                 timezone=self.config.timezone,
                 write=self.config.write,
             ),
-            api.ConvertReply,
+            contracts.ConvertReply,
         )
         return list(reply.outputs)
 

@@ -23,7 +23,7 @@ from nwbagent.llm.base import Usage
 from nwbagent.metadata.check import ImportanceName
 from nwbagent.metadata.merge import merge
 from nwbagent.metadata.schema import SessionMetadata
-from nwbagent.nlmeta.rules import ExtractedField
+from nwbagent.sentences.rules import ExtractedField
 
 #: Bumped whenever a stored document would no longer validate; add a migration to ``MIGRATIONS`` with it.
 SCHEMA_VERSION = 1

@@ -47,10 +47,10 @@ from nwbagent.server.auth import (
     token_from_cookie,
     token_matches,
 )
-from nwbagent.server.paths import storage_failure
 from nwbagent.server.ratelimit import LimitClass, enforce
 from nwbagent.server.runtime import SAMPLES, Service
 from nwbagent.server.security import SAFE_METHODS, origin_allowed, origin_refused
+from nwbagent.server.upload_rules import storage_failure
 from nwbagent.server.uploads import UploadLimits, dir_size, receive_multipart, resolve_server_path
 from nwbagent.server.validation import check_metadata_fields, storable
 from nwbagent.vocabulary import vocabulary

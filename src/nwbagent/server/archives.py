@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from nwbagent.server.paths import (
+from nwbagent.server.upload_rules import (
     SavedFile,
     UploadLimits,
     UploadRejected,

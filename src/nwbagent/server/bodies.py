@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nwbagent.server.paths import UploadRejected, human_bytes
+from nwbagent.server.upload_rules import UploadRejected, human_bytes
 
 #: Endpoints whose bodies are streamed to disk under their own limits (uploads.py), not buffered here.
 _STREAMED = re.compile(r"^/api/sessions/[^/]+/files/?$")

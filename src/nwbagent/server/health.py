@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from nwbagent.server.paths import human_bytes
+from nwbagent.server.upload_rules import human_bytes
 
 #: How long the PostgreSQL write probe may wait for a lock before the database counts as not writable.
 _PG_PROBE_TIMEOUT_MS = 2000

@@ -41,13 +41,13 @@ from nwbagent.server.db.engine import make_engine, upgrade
 from nwbagent.server.db.repos import EventRepo, JobRepo
 from nwbagent.server.db.store import SqlStore
 from nwbagent.server.events import EventHub
-from nwbagent.server.executor_base import Executor
 from nwbagent.server.executors import make_executor
+from nwbagent.server.executors.base import Executor
 from nwbagent.server.jobs import JobSpec
-from nwbagent.server.paths import UploadRejected
 from nwbagent.server.recovery import recover
 from nwbagent.server.samples import SAMPLES, ensure_sample, sample_path
 from nwbagent.server.sources import Root, check_source, overlap, root_of
+from nwbagent.server.upload_rules import UploadRejected
 from nwbagent.settings import Settings
 
 log = logging.getLogger("nwbagent.server")

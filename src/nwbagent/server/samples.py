@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from nwbagent.errors import UserFacingError
-from nwbagent.server.paths import human_bytes
+from nwbagent.server.upload_rules import human_bytes
 
 SAMPLES = {"neuropixels": "Synthetic Neuropixels 1.0 SpikeGLX run (10 s, 385 channels, AP + LF)"}
 SAMPLE_SECONDS = 10.0

@@ -1,6 +1,6 @@
 """What a session may read: every file under its source must really live inside the source's allowed root.
 
-:func:`~nwbagent.server.paths.resolve_server_path` judges the folder a request names. Detection and
+:func:`~nwbagent.server.upload_rules.resolve_server_path` judges the folder a request names. Detection and
 conversion then read what is *under* it, and they follow symbolic links: ``ROOT/run_g0/x.ap.bin ->
 /etc/secret`` would copy the secret into the NWB file. So before anything reads a source, the tree is
 walked once (``lstat`` only, no file is opened) and every link is resolved: one that leaves the root, or
@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nwbagent.server.paths import UploadRejected
+from nwbagent.server.upload_rules import UploadRejected
 
 _LINK_HINT = (
     "Replace the link with the file or folder itself (a copy), or ask the operator to add the folder it "

@@ -28,7 +28,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from nwbagent import metrics
 from nwbagent.server.archives import Created, archive_suffix, extract_archive
-from nwbagent.server.paths import (
+from nwbagent.server.upload_rules import (
     MAX_PATH_BYTES,
     SavedFile,
     UploadLimits,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nwbagent.errors import UserFacingError
-from nwbagent.server.executor_base import Executor
+from nwbagent.server.executors.base import Executor
 from nwbagent.settings import Settings
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from nwbagent.server.executor_base import QueueEntry
+from nwbagent.server.executors.base import QueueEntry
 from nwbagent.server.jobs import JobOutcome, JobSpec
 
 log = logging.getLogger(__name__)

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from nwbagent.errors import UserFacingError, internal_error
-from nwbagent.server.executor_base import QueueEntry
 from nwbagent.server.executors._shared import SlotLine, Throttle, Ticket
+from nwbagent.server.executors.base import QueueEntry
 from nwbagent.server.jobs import JobCancelled, JobOutcome, JobSpec, run_conversion_job
 
 log = logging.getLogger(__name__)

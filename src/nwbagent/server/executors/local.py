@@ -37,8 +37,8 @@ from typing import Any
 from nwbagent import outputs
 from nwbagent.errors import internal_error
 from nwbagent.gc_tuning import tune_for_batch_work
-from nwbagent.server.executor_base import QueueEntry
 from nwbagent.server.executors._shared import SlotLine, Throttle, Ticket
+from nwbagent.server.executors.base import QueueEntry
 from nwbagent.server.jobs import JobOutcome, JobSpec, run_conversion_job
 
 log = logging.getLogger(__name__)

@@ -9,11 +9,11 @@ description sets and ``evaluate_dialogues`` scores whole chats; ``answer_questio
 serve the glossary of NWB/DANDI terms.
 """
 
-from nwbagent.nlmeta.dialogue import TurnReading, apply_reading, read_turn, reply_lines
-from nwbagent.nlmeta.evaluate import EvalReport, evaluate, format_report, load_cases
-from nwbagent.nlmeta.evaluate_dialogues import DialogueReport, evaluate_dialogues, load_dialogues
-from nwbagent.nlmeta.extract import Extraction, extract_metadata, merge_fields, output_schema, to_layer
-from nwbagent.nlmeta.glossary import (
+from nwbagent.sentences.dialogue import TurnReading, apply_reading, read_turn, reply_lines
+from nwbagent.sentences.evaluate import EvalReport, evaluate, format_report, load_cases
+from nwbagent.sentences.evaluate_dialogues import DialogueReport, evaluate_dialogues, load_dialogues
+from nwbagent.sentences.extract import Extraction, extract_metadata, merge_fields, output_schema, to_layer
+from nwbagent.sentences.glossary import (
     Answer,
     GlossaryEntry,
     answer_question,
@@ -21,7 +21,13 @@ from nwbagent.nlmeta.glossary import (
     load_glossary,
     match_terms,
 )
-from nwbagent.nlmeta.rules import ExtractedField, extract_rules, lookup_institution, lookup_region, read_rules
+from nwbagent.sentences.rules import (
+    ExtractedField,
+    extract_rules,
+    lookup_institution,
+    lookup_region,
+    read_rules,
+)
 
 __all__ = [
     "Answer",

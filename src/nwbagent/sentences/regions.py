@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from nwbagent.nlmeta import confidence as conf
-from nwbagent.nlmeta.negation import negated_at
-from nwbagent.nlmeta.spans import Hit
-from nwbagent.nlmeta.vocab import UNMAPPED, region_ancestors, region_pattern
+from nwbagent.sentences import confidence as conf
+from nwbagent.sentences.negation import negated_at
+from nwbagent.sentences.spans import Hit
+from nwbagent.sentences.vocab import UNMAPPED, region_ancestors, region_pattern
 
 _REGION_BEFORE = re.compile(
     r"(?:\b(?:in|into|from|targeting|targeted|target|within|of|to|the|and|or|both|across|at|mostly|mainly|"

@@ -24,8 +24,8 @@ from pydantic import BaseModel, Field
 from nwbagent.llm.base import ChatMessage, LLMError, Provider, Usage
 from nwbagent.metadata.normalize import normalize_field, species_table
 from nwbagent.metadata.schema import FIELD_NAMES, SPECS, FieldValue, SessionMetadata
-from nwbagent.nlmeta.evaluate import same_value
-from nwbagent.nlmeta.rules import (
+from nwbagent.sentences.evaluate import same_value
+from nwbagent.sentences.rules import (
     ExtractedField,
     lookup_institution,
     lookup_region,

@@ -6,8 +6,8 @@ import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from nwbagent.nlmeta import confidence as conf
-from nwbagent.nlmeta.spans import MONTH, MONTHS, Hit
+from nwbagent.sentences import confidence as conf
+from nwbagent.sentences.spans import MONTH, MONTHS, Hit
 
 _TZ_ABBREVIATIONS = {
     "UTC": 0,

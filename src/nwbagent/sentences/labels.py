@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-from nwbagent.nlmeta import confidence as conf
-from nwbagent.nlmeta.dates import read_dates
-from nwbagent.nlmeta.ids import ID_VALUE
-from nwbagent.nlmeta.names import NAME_LIST, NAME_WORD, PARTICLE, TITLE, people
-from nwbagent.nlmeta.spans import Hit, bounded, cues, words_pattern
-from nwbagent.nlmeta.vocab import institution_pattern, lookup_institution, lookup_region
+from nwbagent.sentences import confidence as conf
+from nwbagent.sentences.dates import read_dates
+from nwbagent.sentences.ids import ID_VALUE
+from nwbagent.sentences.names import NAME_LIST, NAME_WORD, PARTICLE, TITLE, people
+from nwbagent.sentences.spans import Hit, bounded, cues, words_pattern
+from nwbagent.sentences.vocab import institution_pattern, lookup_institution, lookup_region
 
 # ---------------------------------------------------------------------------------------------- prose
 

@@ -54,7 +54,7 @@ def _simplify(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def load_glossary() -> tuple[GlossaryEntry, ...]:
-    text = resources.files("nwbagent.nlmeta").joinpath("glossary.yaml").read_text(encoding="utf-8")
+    text = resources.files("nwbagent.sentences").joinpath("glossary.yaml").read_text(encoding="utf-8")
     return tuple(GlossaryEntry.model_validate(row) for row in yaml.safe_load(text)["entries"])
 
 

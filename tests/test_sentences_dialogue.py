@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 
 from nwbagent.metadata.schema import SessionMetadata
-from nwbagent.nlmeta import confidence as conf
-from nwbagent.nlmeta.corrections import bare_value, read_as, split_answer
-from nwbagent.nlmeta.dialogue import TurnReading, apply_reading, question, read_turn, reply_lines
-from nwbagent.nlmeta.evaluate_dialogues import (
+from nwbagent.sentences import confidence as conf
+from nwbagent.sentences.corrections import bare_value, read_as, split_answer
+from nwbagent.sentences.dialogue import TurnReading, apply_reading, question, read_turn, reply_lines
+from nwbagent.sentences.evaluate_dialogues import (
     evaluate_dialogues,
     format_dialogue_report,
     load_dialogues,
 )
-from nwbagent.nlmeta.names import people, person
-from nwbagent.nlmeta.rules import ExtractedField, read_rules
-from nwbagent.nlmeta.spans import bounded
+from nwbagent.sentences.names import people, person
+from nwbagent.sentences.rules import ExtractedField, read_rules
+from nwbagent.sentences.spans import bounded
 
 
 def sure(text: str) -> dict[str, Any]:

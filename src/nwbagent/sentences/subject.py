@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from nwbagent.nlmeta import confidence as conf
-from nwbagent.nlmeta.spans import NUM, Hit, mask_markup, to_number
-from nwbagent.nlmeta.vocab import genera, species_vocabulary
+from nwbagent.sentences import confidence as conf
+from nwbagent.sentences.spans import NUM, Hit, mask_markup, to_number
+from nwbagent.sentences.vocab import genera, species_vocabulary
 
 _AGE_UNIT = r"(?P<unit>days?|d|weeks?|wks?|wk|w|months?|mos?|mo|years?|yrs?|yr|y)"
 _AGE_RANGE = rf"(?P<low>{NUM})(?:\s*(?:-|–|to)\s*(?P<high>{NUM}))?"

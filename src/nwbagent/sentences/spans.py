@@ -38,7 +38,7 @@ class Hit:
 @lru_cache(maxsize=1)
 def cues() -> dict[str, Any]:
     """The word lists in cues.yaml, read once."""
-    text = resources.files("nwbagent.nlmeta").joinpath("cues.yaml").read_text(encoding="utf-8")
+    text = resources.files("nwbagent.sentences").joinpath("cues.yaml").read_text(encoding="utf-8")
     data: dict[str, Any] = yaml.safe_load(text)
     _all_text(data)
     return data

@@ -15,11 +15,11 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from nwbagent.metadata.normalize import normalize_field
-from nwbagent.nlmeta.ids import ID_VALUE
-from nwbagent.nlmeta.names import people
-from nwbagent.nlmeta.negation import negated_at
-from nwbagent.nlmeta.spans import Hit, cues, words_pattern
-from nwbagent.nlmeta.vocab import lookup_institution, lookup_region, species_vocabulary
+from nwbagent.sentences.ids import ID_VALUE
+from nwbagent.sentences.names import people
+from nwbagent.sentences.negation import negated_at
+from nwbagent.sentences.spans import Hit, cues, words_pattern
+from nwbagent.sentences.vocab import lookup_institution, lookup_region, species_vocabulary
 
 Answer = Literal["yes", "no"]
 

@@ -19,11 +19,11 @@ from pydantic import BaseModel, Field
 
 from nwbagent.llm.base import Provider, Usage
 from nwbagent.metadata.schema import FieldValue, SessionMetadata
-from nwbagent.nlmeta import confidence as conf
-from nwbagent.nlmeta.corrections import SHAPED_FIELDS, bare_value, is_correction, read_as, split_answer
-from nwbagent.nlmeta.evaluate import same_value
-from nwbagent.nlmeta.extract import Extraction, extract_metadata
-from nwbagent.nlmeta.rules import ExtractedField
+from nwbagent.sentences import confidence as conf
+from nwbagent.sentences.corrections import SHAPED_FIELDS, bare_value, is_correction, read_as, split_answer
+from nwbagent.sentences.evaluate import same_value
+from nwbagent.sentences.extract import Extraction, extract_metadata
+from nwbagent.sentences.rules import ExtractedField
 
 _ADDS = re.compile(r"\b(?i:also|too|as\s+well|additionally|in\s+addition|another)\b")
 

@@ -22,16 +22,16 @@ from pydantic import BaseModel, Field, field_validator
 
 from nwbagent.metadata.normalize import normalize_field
 from nwbagent.metadata.schema import FIELD_NAMES
-from nwbagent.nlmeta import confidence as conf
-from nwbagent.nlmeta.corrections import correction_cues, mark_negations
-from nwbagent.nlmeta.dates import read_dates
-from nwbagent.nlmeta.ids import AMBIGUOUS, SESSION_WORDS, SUBJECT_WORDS, read_ids
-from nwbagent.nlmeta.labels import read_labelled, read_prose
-from nwbagent.nlmeta.names import read_experimenters
-from nwbagent.nlmeta.places import read_institutions, read_labs
-from nwbagent.nlmeta.regions import read_regions
-from nwbagent.nlmeta.spans import Hit, mask_instructions, mask_markup, unsafe_value
-from nwbagent.nlmeta.subject import (
+from nwbagent.sentences import confidence as conf
+from nwbagent.sentences.corrections import correction_cues, mark_negations
+from nwbagent.sentences.dates import read_dates
+from nwbagent.sentences.ids import AMBIGUOUS, SESSION_WORDS, SUBJECT_WORDS, read_ids
+from nwbagent.sentences.labels import read_labelled, read_prose
+from nwbagent.sentences.names import read_experimenters
+from nwbagent.sentences.places import read_institutions, read_labs
+from nwbagent.sentences.regions import read_regions
+from nwbagent.sentences.spans import Hit, mask_instructions, mask_markup, unsafe_value
+from nwbagent.sentences.subject import (
     read_ages,
     read_genotypes,
     read_sexes,
@@ -40,7 +40,7 @@ from nwbagent.nlmeta.subject import (
     read_weights,
     species_mentions,
 )
-from nwbagent.nlmeta.vocab import brain_regions, institutions, lookup_institution, lookup_region
+from nwbagent.sentences.vocab import brain_regions, institutions, lookup_institution, lookup_region
 
 __all__ = [
     "PROSE_FIELDS",
@@ -63,7 +63,7 @@ __all__ = [
 class ExtractedField(BaseModel):
     """One value read from the user's words; ``evidence`` quotes those words so the user can check them.
 
-    ``confidence`` says how the value was found (see ``nlmeta.confidence``); below ``ASK_BELOW`` it is a
+    ``confidence`` says how the value was found (see ``sentences.confidence``); below ``ASK_BELOW`` it is a
     guess the agent asks about. ``correction`` is set when the speaker marked it as fixing an earlier value.
     """
 

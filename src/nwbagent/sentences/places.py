@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from nwbagent.nlmeta import confidence as conf
-from nwbagent.nlmeta.names import NAME_WORD, NOT_NAMES, TITLE
-from nwbagent.nlmeta.spans import Hit
-from nwbagent.nlmeta.vocab import institution_pattern, lookup_institution
+from nwbagent.sentences import confidence as conf
+from nwbagent.sentences.names import NAME_WORD, NOT_NAMES, TITLE
+from nwbagent.sentences.spans import Hit
+from nwbagent.sentences.vocab import institution_pattern, lookup_institution
 
 _GENERIC_INSTITUTION = re.compile(
     r"\b(?:from|at)\s+(?:the\s+)?(?P<inst>University\s+of\s+[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from nwbagent.nlmeta.spans import cues, words_pattern
+from nwbagent.sentences.spans import cues, words_pattern
 
 
 @lru_cache(maxsize=1)

@@ -13,8 +13,8 @@ import pytest
 
 from nwbagent.llm.base import ChatMessage, LLMError, LLMResult, Provider, Usage
 from nwbagent.llm.rules_provider import RulesProvider
-from nwbagent.nlmeta import evaluate, extract_metadata, extract_rules, output_schema
-from nwbagent.nlmeta.rules import ExtractedField
+from nwbagent.sentences import evaluate, extract_metadata, extract_rules, output_schema
+from nwbagent.sentences.rules import ExtractedField
 
 
 class FakeProvider:

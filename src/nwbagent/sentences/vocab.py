@@ -28,7 +28,7 @@ class Region:
 @lru_cache(maxsize=1)
 def brain_regions() -> dict[str, Region]:
     """The shipped Allen CCF subset, by acronym."""
-    text = resources.files("nwbagent.nlmeta").joinpath("brain_regions.json").read_text(encoding="utf-8")
+    text = resources.files("nwbagent.sentences").joinpath("brain_regions.json").read_text(encoding="utf-8")
     return {
         row["acronym"]: Region(
             row["acronym"], row["name"], row["parent"], tuple(row["synonyms"]), row["match_acronym"]
@@ -67,7 +67,7 @@ def lookup_region(text: str) -> str | None:
 
 @lru_cache(maxsize=1)
 def institutions() -> tuple[dict[str, Any], ...]:
-    text = resources.files("nwbagent.nlmeta").joinpath("institutions.json").read_text(encoding="utf-8")
+    text = resources.files("nwbagent.sentences").joinpath("institutions.json").read_text(encoding="utf-8")
     return tuple(json.loads(text)["institutions"])
 
 
@@ -176,7 +176,7 @@ UNMAPPED = "_unmapped"
 
 @lru_cache(maxsize=1)
 def unmapped_regions() -> tuple[str, ...]:
-    text = resources.files("nwbagent.nlmeta").joinpath("brain_regions.json").read_text(encoding="utf-8")
+    text = resources.files("nwbagent.sentences").joinpath("brain_regions.json").read_text(encoding="utf-8")
     return tuple(json.loads(text).get("unmapped", []))
 
 

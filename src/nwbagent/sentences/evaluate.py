@@ -19,8 +19,8 @@ from pydantic import BaseModel, Field, computed_field
 
 from nwbagent.metadata.normalize import normalize_field
 from nwbagent.metadata.schema import FIELD_NAMES
-from nwbagent.nlmeta.confidence import unsure
-from nwbagent.nlmeta.rules import PROSE_FIELDS, ExtractedField, lookup_institution, lookup_region
+from nwbagent.sentences.confidence import unsure
+from nwbagent.sentences.rules import PROSE_FIELDS, ExtractedField, lookup_institution, lookup_region
 
 Extractor = Callable[[str], list[ExtractedField]]
 
@@ -86,7 +86,7 @@ EVAL_SETS = {"tuning": "eval_set.yaml", "holdout": "eval_holdout.yaml"}
 def load_cases(which: str = "tuning") -> list[EvalCase]:
     """``tuning``: the set written alongside the rules; ``holdout``: written later, never used to tune."""
     name = EVAL_SETS[which]
-    text = resources.files("nwbagent.nlmeta").joinpath(name).read_text(encoding="utf-8")
+    text = resources.files("nwbagent.sentences").joinpath(name).read_text(encoding="utf-8")
     return [EvalCase.model_validate(row) for row in yaml.safe_load(text)["cases"]]
 
 

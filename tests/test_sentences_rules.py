@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nwbagent.nlmeta import evaluate, extract_rules, format_report, load_cases, to_layer
-from nwbagent.nlmeta.rules import brain_regions, institutions
+from nwbagent.sentences import evaluate, extract_rules, format_report, load_cases, to_layer
+from nwbagent.sentences.rules import brain_regions, institutions
 
 
 def fields(text: str) -> dict[str, Any]:

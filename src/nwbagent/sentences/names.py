@@ -14,9 +14,9 @@ from functools import lru_cache
 from nameparser import HumanName
 
 from nwbagent.metadata.schema import EXPERIMENTER_PATTERN
-from nwbagent.nlmeta import confidence as conf
-from nwbagent.nlmeta.spans import MONTHS, WEEKDAYS, Hit, cues, words_pattern
-from nwbagent.nlmeta.vocab import lookup_region, species_vocabulary
+from nwbagent.sentences import confidence as conf
+from nwbagent.sentences.spans import MONTHS, WEEKDAYS, Hit, cues, words_pattern
+from nwbagent.sentences.vocab import lookup_region, species_vocabulary
 
 
 @lru_cache(maxsize=1)

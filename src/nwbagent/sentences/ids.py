@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from nwbagent.nlmeta import confidence as conf
-from nwbagent.nlmeta.spans import Hit
-from nwbagent.nlmeta.vocab import lookup_region
+from nwbagent.sentences import confidence as conf
+from nwbagent.sentences.spans import Hit
+from nwbagent.sentences.vocab import lookup_region
 
 #: One id token; it holds a digit, so words ('mouse was', 'subject to') are never ids.
 ID = r"(?P<id>(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?)"

@@ -2,8 +2,8 @@
 
 A single-sentence score cannot see what goes wrong in a conversation: a correction that is not applied, a
 value that swallowed the next field and stays in the session, a guess saved as a fact instead of asked
-back. So each dialogue is replayed through the same :func:`~nwbagent.nlmeta.dialogue.read_turn` and
-:func:`~nwbagent.nlmeta.dialogue.apply_reading` the Conversation agent uses, and after every turn the
+back. So each dialogue is replayed through the same :func:`~nwbagent.sentences.dialogue.read_turn` and
+:func:`~nwbagent.sentences.dialogue.apply_reading` the Conversation agent uses, and after every turn the
 whole state is compared with the expected one, field by field (same comparison as the sentence sets).
 """
 
@@ -18,9 +18,9 @@ from pydantic import BaseModel, Field
 
 from nwbagent.llm.base import Provider
 from nwbagent.metadata.schema import FIELD_NAMES, SessionMetadata
-from nwbagent.nlmeta.dialogue import apply_reading, read_turn
-from nwbagent.nlmeta.evaluate import FieldScore, _jsonable, same_value
-from nwbagent.nlmeta.rules import ExtractedField
+from nwbagent.sentences.dialogue import apply_reading, read_turn
+from nwbagent.sentences.evaluate import FieldScore, _jsonable, same_value
+from nwbagent.sentences.rules import ExtractedField
 
 DIALOGUE_SETS = {"dialogues": "dialogues.yaml", "dialogue-holdout": "dialogues_holdout.yaml"}
 
@@ -82,7 +82,7 @@ class DialogueReport(BaseModel):
 
 def load_dialogues(which: str = "dialogues") -> list[Dialogue]:
     """``dialogues``: written alongside the dialogue rules; ``dialogue-holdout``: never used to tune them."""
-    text = resources.files("nwbagent.nlmeta").joinpath(DIALOGUE_SETS[which]).read_text(encoding="utf-8")
+    text = resources.files("nwbagent.sentences").joinpath(DIALOGUE_SETS[which]).read_text(encoding="utf-8")
     return [Dialogue.model_validate(row) for row in yaml.safe_load(text)["dialogues"]]
 
 
