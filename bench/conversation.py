@@ -18,8 +18,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from nwbagent.agents.conversation import StartRequest, Turn, UserMessageRequest
+from nwbagent.agents.commands import StartRequest, UserMessageRequest
 from nwbagent.agents.system import AgentSystem
+from nwbagent.agents.view import Turn
 from nwbagent.convert import convert
 from nwbagent.llm.rules_provider import RulesProvider
 

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from nwbagent.agents.conversation import StartRequest, Turn, UserMessageRequest
+from nwbagent.agents.commands import StartRequest, UserMessageRequest
 from nwbagent.agents.state import SessionState, State
 from nwbagent.agents.store import JsonFileStore
 from nwbagent.agents.system import AgentSystem
+from nwbagent.agents.view import Turn
 from nwbagent.llm.rules_provider import RulesProvider
 
 

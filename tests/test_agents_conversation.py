@@ -13,10 +13,11 @@ import pytest
 from pynwb import NWBHDF5IO
 
 from fakes.anthropic_server import FakeAnthropic, message, requested_tool, tool_use_block
-from nwbagent.agents.conversation import CommandRequest, StartRequest, Turn, UserMessageRequest
+from nwbagent.agents.commands import CommandRequest, StartRequest, UserMessageRequest
 from nwbagent.agents.state import State
 from nwbagent.agents.store import JsonFileStore
 from nwbagent.agents.system import AgentSystem
+from nwbagent.agents.view import Turn
 from nwbagent.inspect import inspect_nwb
 from nwbagent.llm import RetryPolicy, get_provider
 from nwbagent.llm.rules_provider import RulesProvider

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 import corpus
-from nwbagent.agents.conversation import CommandRequest, StartRequest, Turn, UserMessageRequest
+from nwbagent.agents.commands import CommandRequest, StartRequest, UserMessageRequest
 from nwbagent.agents.state import State
 from nwbagent.agents.store import JsonFileStore
 from nwbagent.agents.system import AgentSystem
+from nwbagent.agents.view import Turn
 from nwbagent.llm.rules_provider import RulesProvider
 
 SUBJECT = "The mouse is M12, a 12 week old male mouse."

@@ -482,8 +482,8 @@ def chat_cmd(path: Path, output: Path | None) -> None:
     """Convert PATH by talking with the agents in the terminal (type 'convert', 'accept', questions, …)."""
     import asyncio
 
+    from nwbagent.agents.commands import StartRequest, UserMessageRequest
     from nwbagent.agents.config import AgentConfig
-    from nwbagent.agents.conversation import StartRequest, UserMessageRequest
     from nwbagent.agents.system import AgentSystem
     from nwbagent.agents.workflow import TERMINAL
     from nwbagent.llm import get_provider_or_rules

@@ -24,9 +24,10 @@ from pydantic import AfterValidator, BaseModel, Field
 from starlette.requests import ClientDisconnect
 
 from nwbagent import __version__, outputs
-from nwbagent.agents.conversation import Turn, command_in
+from nwbagent.agents.commands import command_in
 from nwbagent.agents.state import SessionState, State
 from nwbagent.agents.store import SessionNotFound
+from nwbagent.agents.view import Turn
 from nwbagent.agents.workflow import WITH_RESULT
 from nwbagent.metadata import metadata_json_schema
 from nwbagent.metadata.normalize import check_value

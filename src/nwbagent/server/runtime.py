@@ -28,11 +28,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from nwbagent import metrics
 from nwbagent.agents.config import AgentConfig
 from nwbagent.agents.contracts import ConvertReply, ConvertRequest
-from nwbagent.agents.conversation import Turn
 from nwbagent.agents.messages import Message
 from nwbagent.agents.state import SessionState, utcnow
 from nwbagent.agents.system import AgentSystem
-from nwbagent.agents.view import SessionView, session_view
+from nwbagent.agents.view import SessionView, Turn, session_view
 from nwbagent.agents.workflow import Workflow
 from nwbagent.errors import UserFacingError
 from nwbagent.llm import get_provider_or_rules
