@@ -18,8 +18,7 @@ from click.testing import CliRunner
 from nwbagent.cli import main
 from nwbagent.convert import ConversionOutput, convert
 from nwbagent.inspect import FIX_HINTS
-from nwbagent.report import Report, build_report, render_text
-from nwbagent.report import collect as collect_mod
+from nwbagent.report import Report, build_report, render_text, sources
 from nwbagent.report.explain import EXPLANATIONS, GENERIC_EXPLANATION
 from nwbagent.report.jsonschema import report_json_schema, shipped_schema
 from nwbagent.report.text import SECTIONS
@@ -206,9 +205,9 @@ def test_a_plot_failure_is_a_note_not_a_failed_report(
 def test_large_source_files_are_listed_but_not_hashed(
     converted: dict[str, ConversionOutput], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(collect_mod, "HASH_SIZE_LIMIT", 100_000)
+    monkeypatch.setattr(sources, "HASH_SIZE_LIMIT", 100_000)
     notes: list[str] = []
-    source = collect_mod.collect_source(
+    source = sources.collect_source(
         Path(converted["good"].nwb), source_folder=None, units=None, notes=notes
     )
     assert source is not None
@@ -236,7 +235,7 @@ def test_source_hashes_are_computed_once_and_shared(tmp_path: Path, monkeypatch:
     data = folder / "x.bin"
     data.write_bytes(b"abc" * 100_000)
     calls: list[Path] = []
-    real = collect_mod._sha256
+    real = sources._sha256
     gate = threading.Event()
 
     def slow(path: Path) -> str:
@@ -244,16 +243,16 @@ def test_source_hashes_are_computed_once_and_shared(tmp_path: Path, monkeypatch:
         gate.wait(5)
         return real(path)
 
-    monkeypatch.setattr(collect_mod, "_sha256", slow)
+    monkeypatch.setattr(sources, "_sha256", slow)
     unit = Unit(
         interface="SpikeGLXRecordingInterface",
         kwargs={"file_path": "x.bin"},
         category="recording",
         confidence=1,
     )
-    thread = collect_mod.hash_sources_in_background([unit], folder)
+    thread = sources.hash_sources_in_background([unit], folder)
     results: list[str | None] = []
-    waiter = threading.Thread(target=lambda: results.append(collect_mod.sha256_of(data.resolve())))
+    waiter = threading.Thread(target=lambda: results.append(sources.sha256_of(data.resolve())))
     waiter.start()
     gate.set()
     thread.join(5)
@@ -261,5 +260,5 @@ def test_source_hashes_are_computed_once_and_shared(tmp_path: Path, monkeypatch:
     assert results == [hashlib.sha256(b"abc" * 100_000).hexdigest()]
     assert calls == [data.resolve()]  # the report's call waited for the background hash
     data.write_bytes(b"changed")
-    assert collect_mod.sha256_of(data.resolve()) == hashlib.sha256(b"changed").hexdigest()
+    assert sources.sha256_of(data.resolve()) == hashlib.sha256(b"changed").hexdigest()
     assert len(calls) == 2

@@ -356,7 +356,7 @@ def _run(
     result: InspectionResult | None = None
     reports: dict[str, str] = {}
     if inspect:
-        from nwbagent.report.collect import hash_sources_in_background
+        from nwbagent.report.sources import hash_sources_in_background
 
         hash_sources_in_background(plan.units, plan.source)
         if progress:
