@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import shutil
 from pathlib import Path
@@ -139,42 +138,3 @@ def test_evaluation_agent_separates_metadata_questions_from_data_findings(
     assert {"subject_id"} <= fields
     assert all(not f.stub_false_positive for f in reply.data_findings)
     assert all(f.check_name != "check_subject_exists" for f in reply.data_findings)
-
-
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{a.name}" for a in node.names)
-    return names
-
-
-AGENTS = ("conversation", "conversion", "evaluation")
-
-
-@pytest.mark.parametrize("agent", AGENTS)
-def test_agents_never_import_each_other(agent: str) -> None:
-    imported = _imports(SRC / "agents" / f"{agent}.py")
-    for other in AGENTS:
-        if other != agent:
-            assert f"nwbagent.agents.{other}" not in imported, f"{agent} imports {other}"
-
-
-@pytest.mark.parametrize("package", ["formats", "metadata", "convert", "inspect"])
-def test_core_pipeline_imports_no_web_or_llm(package: str) -> None:
-    forbidden = (
-        "fastapi",
-        "starlette",
-        "uvicorn",
-        "anthropic",
-        "openai",
-        "nwbagent.llm",
-        "nwbagent.agents",
-        "nwbagent.sentences",
-    )
-    for path in (SRC / package).rglob("*.py"):
-        for name in _imports(path):
-            assert not name.startswith(forbidden), f"{path.relative_to(SRC)} imports {name}"
