@@ -195,7 +195,9 @@ class UI:
         return r.json()
 
     def assert_no_js_errors(self) -> None:
+        """No uncaught error, and nothing logged as an error in the console (a failed request included)."""
         assert not self.js_errors, f"uncaught errors in the page: {self.js_errors}"
+        assert not self.console_errors, f"errors in the browser console: {self.console_errors}"
 
 
 @pytest.fixture

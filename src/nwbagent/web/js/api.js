@@ -82,6 +82,11 @@ export const patchValues = (id, values) => request("PATCH", `${base(id)}/values`
 export const selectParts = (id, parts) => request("POST", `${base(id)}/parts`, { parts });
 export const results = (id) => request("GET", `${base(id)}/results`);
 export const metadataSchema = () => request("GET", "/api/schema/metadata");
+/** Every word list the pages show (states, actions, importance levels, sources, download kinds, formats). */
+export const vocabulary = () => request("GET", "/api/vocabulary");
+/** One field as the server would save it: `{field, ok, value, changed, example, error?, empty?}`. */
+export const checkValue = (field, value, species = null) =>
+  request("POST", "/api/metadata/check", species ? { field, value, species } : { field, value });
 /** GET any same-origin JSON url with the session cookie (e.g. a results() download url). */
 export const fetchJson = (url) => request("GET", url);
 

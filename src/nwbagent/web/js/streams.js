@@ -1,6 +1,6 @@
 // What both UIs show about the detected streams ("units"): one row per stream, what was left out and why,
 // the values a reader needs that the files lack, a choice between readings, the parts of a multi-acquisition
-// folder, one download group per output file, and the next step when nothing can be converted.
+// folder, and the next step when nothing can be converted.
 // Everything is built with dom.js `h` (text only, never HTML). Reader class names appear only inside
 // "Technical details" elements.
 //
@@ -8,7 +8,9 @@
 // shows changed, and keeps the keyboard focus, the caret and open <details> across a rebuild, so a live
 // refresh never takes a control away from someone using it.
 
-import { h, clear, humanBytes } from "./dom.js";
+import { h, clear } from "./dom.js";
+import { streamsFrozen } from "./session.js";
+import { isTerminal } from "./vocabulary.js";
 
 const CATEGORY_TEXT = {
   recording: "recording",
@@ -17,15 +19,10 @@ const CATEGORY_TEXT = {
   auxiliary: "auxiliary (sync, analog, digital)",
   icephys: "intracellular",
 };
-const VERDICT_TEXT = { PASSED: "Passed", PASSED_WITH_ISSUES: "Passed with issues", FAILED: "Failed" };
-/** States in which the streams cannot change (a job runs, or the session is closed). */
-const FROZEN = new Set(["previewing", "converting", "inspecting", "accepted", "abandoned"]);
 
 const openDetails = new Set(); // ids of <details> the user opened: kept open across rebuilds
 
-export const verdictText = (v) => VERDICT_TEXT[v] || (v ? String(v).replace(/_/g, " ").toLowerCase() : "not inspected");
 export const percent = (x) => `${Math.round((Number(x) || 0) * 100)}%`;
-export const streamsFrozen = (session) => !session || FROZEN.has(session.state);
 
 /** An id fragment from any text (handles hold '/', '#', spaces). */
 function slug(text) {
@@ -78,6 +75,9 @@ export function renderSlot(slot, sig, build) {
 export function valueQuestions(session) {
   return ((session && session.questions) || []).filter((q) => q.kind === "value" && !q.answered);
 }
+
+/** A question whose answer is required before converting (the rest are suggestions). */
+export const isRequired = (q) => q.importance === "CRITICAL";
 
 /** The open metadata questions (everything but value questions). */
 export function metadataQuestions(questions) {
@@ -231,7 +231,7 @@ export class ValueQuestions {
     const p = this.idPrefix;
     const id = `${p}-value-${i + 1}-${slug(q.name || "value")}`;
     const { need } = needOf(q, units);
-    const critical = q.importance === "CRITICAL";
+    const critical = isRequired(q);
     const text = String(q.text || questionTitle(q, units));
     const cut = text.indexOf("? ");
     const label = cut > 0 ? text.slice(0, cut + 1) : text;
@@ -332,9 +332,9 @@ export class PartsPicker {
     const available = parts.available || [];
     const selected = parts.selected || [];
     const units = (session && session.units) || [];
-    const state = session && session.state;
-    const why = ["accepted", "abandoned"].includes(state) ? "This session is closed: start a new one to convert other parts."
-      : streamsFrozen(session) ? "Not while a file is being written." : "";
+    const why = session && isTerminal(session.state) ? "This session is closed: start a new one to convert other parts."
+      : session && session.active ? "Not while a file is being written."
+        : streamsFrozen(session) && session ? "Not while the agents are working." : "";
     const off = disabled || Boolean(why);
     renderSlot(slot, { a: available, s: selected, d: off, w: why, r: this.draft }, () =>
       (available.length > 1 ? this.build(available, selected, units, off, why) : null));
@@ -452,30 +452,4 @@ export function renderNextStep(slot, session, { idPrefix = "su", busy = false, w
         h("button", { type: "button", id: `${p}-start-over`, class: "secondary", onclick: () => startOver() }, "Start over")));
   });
   return Boolean(reason);
-}
-
-// ---- downloads -------------------------------------------------------------------------------------
-
-function link(file, label, suffix) {
-  return h("li", {},
-    h("a", { href: file.url, download: file.name, "aria-label": suffix ? `${label} (${suffix})` : null }, label),
-    h("span", { class: "small muted su-file-name" }, ` ${file.name} (${humanBytes(file.size)})`));
-}
-
-/**
- * One group per output file (one per acquisition) when there are several, each labelled with its
- * acquisition and verdict and holding the same links as a single file. `labels` is [[kind, text], ...].
- */
-export function renderDownloadGroups(allFiles, labels, { idPrefix = "su", headingLevel = "h3" } = {}) {
-  const files = (allFiles || []).filter((f) => f && f.files && Object.keys(f.files).length);
-  return h("div", { class: "su-downloads" }, files.map((f, i) => {
-    const name = f.acquisition || (f.files.nwb && f.files.nwb.name) || `file ${i + 1}`;
-    const headingId = `${idPrefix}-file-${i + 1}`;
-    return h("section", { class: "su-file", "aria-labelledby": headingId, "data-file": String(f.index ?? i) },
-      h(headingLevel, { id: headingId },
-        `File ${i + 1} of ${files.length}: ${name} `,
-        h("span", { class: ["su-verdict", `su-verdict-${String(f.verdict || "none").toLowerCase()}`] }, verdictText(f.verdict))),
-      h("ul", { class: "su-file-links" },
-        labels.filter(([k]) => f.files[k]).map(([k, label]) => link(f.files[k], label, name))));
-  }));
 }
