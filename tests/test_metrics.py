@@ -20,7 +20,9 @@ SAMPLE_FORMAT = "SpikeGLXRecordingInterface+SpikeGLXSyncChannelInterface"  # dis
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # NeuroConv's own writer: the sample's conversion then lasts seconds, long enough to be seen running.
-    srv = Server(tmp_path_factory.mktemp("metrics"), {**ENV, "NWBAGENT_FAST_WRITE": "false"}).start()
+    srv = Server(
+        tmp_path_factory.mktemp("metrics"), {**ENV, "NWBAGENT_FAST_WRITE": "false"}, process=True
+    ).start()
     yield srv
     srv.stop()
 
@@ -89,7 +91,7 @@ def test_unknown_paths_share_one_series(server: Server) -> None:
 
 
 def test_switched_off_there_is_no_metrics_route(tmp_path: Path) -> None:
-    srv = Server(tmp_path, {**ENV, "NWBAGENT_METRICS_ENABLED": "false"}).start()
+    srv = Server(tmp_path, {**ENV, "NWBAGENT_METRICS_ENABLED": "false"}, process=True).start()
     try:
         r = httpx.get(f"{srv.base_url}/metrics")
         assert r.status_code == 404 and r.json()["error"] == "http_error"

@@ -37,7 +37,7 @@ _SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_created")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("scraped"), ENV).start()
+    srv = Server(tmp_path_factory.mktemp("scraped"), ENV, process=True).start()
     yield srv
     srv.stop()
 

@@ -207,9 +207,7 @@ def test_large_source_files_are_listed_but_not_hashed(
 ) -> None:
     monkeypatch.setattr(sources, "HASH_SIZE_LIMIT", 100_000)
     notes: list[str] = []
-    source = sources.collect_source(
-        Path(converted["good"].nwb), source_folder=None, units=None, notes=notes
-    )
+    source = sources.collect_source(Path(converted["good"].nwb), source_folder=None, units=None, notes=notes)
     assert source is not None
     hashed = {f.path: f.sha256 for f in source.files}
     assert hashed["TEST_20210920_0_g0_t0.imec0.ap.bin"] is None

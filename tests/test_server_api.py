@@ -406,7 +406,7 @@ def test_restart_during_a_conversion_recovers(tmp_path: Path) -> None:
     # NeuroConv's writer: ~15 s of writing to be killed in (the direct-chunk writer needs ~2 s).
     env = {"NWBAGENT_DATA_ROOTS": json.dumps([str(roots)]), "NWBAGENT_FAST_WRITE": "false"}
     data = tmp_path / "data"
-    server = Server(data, env).start()
+    server = Server(data, env, process=True).start()  # it is killed below
     client = Client(server.base_url)
     try:
         sid, token = client.new_session()

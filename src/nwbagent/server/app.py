@@ -226,11 +226,27 @@ def serve(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     data_dir = Path(settings.data_dir).expanduser().resolve()
     ensure_sample(data_dir)
-    uvicorn.run(
-        create_app(settings),
+    uvicorn.Server(uvicorn_config(settings)).run()
+
+
+def uvicorn_config(
+    settings: Settings, app: FastAPI | None = None, log_level: str = "info", *, own_logging: bool = True
+) -> Any:
+    """How uvicorn serves the app, in one place: ``nwbagent serve`` and the tests' in-process servers
+    listen exactly alike.
+
+    ``own_logging=False`` leaves the process's logging as it is: uvicorn's own set-up runs ``dictConfig``,
+    which closes every handler already installed (a test runner's, or an embedding program's).
+    """
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    return uvicorn.Config(
+        app or create_app(settings),
         host=settings.host,
         port=settings.port,
-        log_level="info",
+        log_level=log_level,
+        log_config=LOGGING_CONFIG if own_logging else None,
         # uvicorn would otherwise rewrite the client address from X-Forwarded-For for any peer in
         # FORWARDED_ALLOW_IPS (127.0.0.1 by default, i.e. every local client): the only trust in
         # forwarded headers is NWBAGENT_TRUSTED_PROXIES, applied by ratelimit.py.

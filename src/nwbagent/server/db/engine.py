@@ -9,6 +9,7 @@ after a few seconds instead of hanging a start-up or a health check when the ser
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,11 +120,15 @@ def unreachable(engine: Engine, exc: BaseException) -> UserFacingError:
     )
 
 
+_IN_PROCESS = threading.Lock()
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration shipped with this nwbagent (a no-op when it is there).
 
     Several worker processes may start at once, so migrating is serialized: an advisory lock on
-    PostgreSQL, a lock file beside the SQLite database.
+    PostgreSQL, a lock file beside the SQLite database. Within one process, Alembic keeps its migration
+    context in module globals, so two services started on threads of one process also take turns.
     """
     from alembic import command
     from alembic.config import Config
@@ -132,7 +137,7 @@ def upgrade(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     try:
-        with _migration_lock(engine), engine.begin() as connection:
+        with _IN_PROCESS, _migration_lock(engine), engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
             config.attributes["connection"] = connection

@@ -136,7 +136,8 @@ def _forkserver_context() -> Any:
             if not os.path.isabs(main_file):  # the same path spawn.get_preparation_data hands each job
                 origin = getattr(multiprocessing.process, "ORIGINAL_DIR", None) or os.getcwd()
                 main_file = os.path.join(origin, main_file)
-            os.environ[MAIN_ENV] = os.path.normpath(main_file)
+            if os.path.isfile(main_file):  # not for a main read from stdin or "-c": nothing to re-import
+                os.environ[MAIN_ENV] = os.path.normpath(main_file)
         ctx.set_forkserver_preload(PRELOAD)
         multiprocessing.forkserver.ensure_running()
     return ctx
